@@ -1,0 +1,1 @@
+"""The sans-IO WebSocket protocol core (filled in below)."""
