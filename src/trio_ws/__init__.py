@@ -1,3 +1,103 @@
-"""WebSockets for Trio."""
+"""WebSockets for Trio: client and server connections owned by nurseries.
 
+The client::
+
+    async with trio_ws.open_websocket("ws://127.0.0.1:8765/") as ws:
+        await ws.send("hello")
+        print(await ws.receive())
+
+The server::
+
+    async def echo(request: trio_ws.WebSocketRequest) -> None:
+        ws = await request.accept()
+        async for message in ws:
+            await ws.send(message)
+
+    trio.run(trio_ws.serve, echo, "127.0.0.1", 8765)
+
+The sans-IO protocol core underneath is :mod:`trio_ws.protocol`.
+"""
+
+from ._client import (
+    connect_stream as connect_stream,
+    open_websocket as open_websocket,
+    open_websocket_stream as open_websocket_stream,
+)
+from ._connection import (
+    ConnectionStatistics as ConnectionStatistics,
+    Data as Data,
+    WebSocketConnection as WebSocketConnection,
+)
+from ._exceptions import (
+    ConnectionClosed as ConnectionClosed,
+    ConnectionClosedError as ConnectionClosedError,
+    ConnectionClosedOK as ConnectionClosedOK,
+    HandshakeError as HandshakeError,
+    HandshakeRejected as HandshakeRejected,
+    HandshakeTimeout as HandshakeTimeout,
+    InvalidHandshake as InvalidHandshake,
+    InvalidURI as InvalidURI,
+)
+from ._options import Options as Options
+from ._request import WebSocketRequest as WebSocketRequest
+from ._server import (
+    Handler as Handler,
+    Server as Server,
+    serve as serve,
+    serve_listeners as serve_listeners,
+    serve_stream as serve_stream,
+)
 from ._version import __version__ as __version__
+from .protocol import (
+    CloseCode as CloseCode,
+    LocalProtocolError as LocalProtocolError,
+    MessageTooBig as MessageTooBig,
+    ProtocolError as ProtocolError,
+    RemoteProtocolError as RemoteProtocolError,
+    WebSocketError as WebSocketError,
+)
+
+__all__ = [
+    "CloseCode",
+    "ConnectionClosed",
+    "ConnectionClosedError",
+    "ConnectionClosedOK",
+    "ConnectionStatistics",
+    "Data",
+    "Handler",
+    "HandshakeError",
+    "HandshakeRejected",
+    "HandshakeTimeout",
+    "InvalidHandshake",
+    "InvalidURI",
+    "LocalProtocolError",
+    "MessageTooBig",
+    "Options",
+    "ProtocolError",
+    "RemoteProtocolError",
+    "Server",
+    "WebSocketConnection",
+    "WebSocketError",
+    "WebSocketRequest",
+    "__version__",
+    "connect_stream",
+    "open_websocket",
+    "open_websocket_stream",
+    "serve",
+    "serve_listeners",
+    "serve_stream",
+]
+
+
+def _fix_module_names() -> None:
+    """Make reprs and docs say ``trio_ws.X``, not ``trio_ws._module.X``."""
+    for name in __all__:
+        obj = globals()[name]
+        if getattr(obj, "__module__", "").startswith("trio_ws.") and hasattr(obj, "__qualname__"):
+            try:
+                obj.__module__ = __name__
+            except (AttributeError, TypeError):  # pragma: no cover
+                pass
+
+
+_fix_module_names()

@@ -193,7 +193,7 @@ class Connection:
 
     # --- Bytes in, events out ---------------------------------------------------------------
 
-    def receive_data(self, data: bytes) -> None:
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
         """Feed bytes received from the transport. Never raises on bad peer input.
 
         Bytes that arrive after the peer's close frame, or after the connection failed, are

@@ -1,0 +1,643 @@
+"""WebSocketConnection: one type for both roles, driven by a reader task in a nursery.
+
+Theory of operation. A connection owns a transport stream and a sans-IO
+:class:`~trio_ws.protocol.Connection`. It runs two background tasks in a nursery that
+belongs to it (opened by :func:`~trio_ws.open_websocket` or by the server for each handler):
+
+* The reader reads the stream, feeds the core and puts message pieces in a bounded queue.
+  When the queue is full it stops reading (backpressure reaches the peer through TCP). It is
+  the one place where transport errors are translated into the connection's closed state.
+* The keepalive task pings every ``ping_interval`` and closes with 1011 when a pong does not
+  come back within ``ping_timeout``.
+
+Neither task ever raises into the nursery: what goes wrong becomes the connection's closed
+state, which the application sees as :class:`~trio_ws.ConnectionClosed` on its next call.
+
+Writes are serialized by one lock. Bytes the core queues by itself (pongs, the close echo)
+are written by the reader only when the lock is free; otherwise the task holding it writes
+them after its own, so the reader never waits on a writer (two peers blocked writing to each
+other still read, and so cannot deadlock).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import deque
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeAlias, final
+
+import trio
+
+from ._exceptions import ConnectionClosed, connection_closed
+from ._options import RECEIVE_SIZE, Options
+from .protocol import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Connection,
+    ConnectionFailed,
+    ConnectionState,
+    Event,
+    Ping,
+    Pong,
+    Request,
+    Role,
+    TextMessage,
+)
+from .protocol.extensions import Extension
+
+__all__ = ["ConnectionStatistics", "Data", "WebSocketConnection"]
+
+logger = logging.getLogger("trio_ws")
+
+#: What :meth:`WebSocketConnection.send` accepts: text, or any bytes-like object.
+Data: TypeAlias = str | bytes | bytearray | memoryview
+
+_OPEN = ConnectionState.OPEN
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class ConnectionStatistics:
+    """A snapshot of a connection's counters, from :meth:`WebSocketConnection.statistics`."""
+
+    #: Messages sent.
+    messages_sent: int
+    #: Messages received (whole messages).
+    messages_received: int
+    #: Payload bytes sent, before compression.
+    bytes_sent: int
+    #: Payload bytes received, after decompression.
+    bytes_received: int
+    #: Bytes written to the transport (frames, compressed).
+    wire_bytes_sent: int
+    #: Bytes read from the transport.
+    wire_bytes_received: int
+    #: Message pieces waiting in the receive queue.
+    queue_depth: int
+    #: Pings sent and not yet answered.
+    pings_in_flight: int
+    #: Round-trip time of the last answered ping, in seconds, or ``None``.
+    last_rtt: float | None
+
+    @property
+    def compression_ratio(self) -> float | None:
+        """Wire bytes sent per payload byte sent (below 1.0 when compression helps)."""
+        return self.wire_bytes_sent / self.bytes_sent if self.bytes_sent else None
+
+
+@final
+class WebSocketConnection(trio.abc.AsyncResource):
+    """An open WebSocket connection, client or server.
+
+    You get one from :func:`~trio_ws.open_websocket` or from
+    :meth:`~trio_ws.WebSocketRequest.accept`; it is not built directly. It is valid inside the
+    ``async with`` block or the handler that produced it, and closes when that ends.
+
+    Iterating over it yields messages until the peer closes normally (1000 or 1001); any
+    other end raises :class:`~trio_ws.ConnectionClosedError`.
+    """
+
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        protocol: Connection,
+        options: Options,
+        nursery: trio.Nursery,
+    ) -> None:
+        self._stream = stream
+        self._protocol = protocol
+        self._options = options
+        self._nursery = nursery
+        self._send_lock = trio.Lock()
+        self._queue: deque[TextMessage | BytesMessage] = deque()
+        self._queue_not_empty = trio.lowlevel.ParkingLot()
+        self._queue_not_full = trio.lowlevel.ParkingLot()
+        self._receiving = False
+        self._partial: list[Any] = []
+        self._pings: dict[bytes, tuple[trio.Event, float]] = {}
+        self._last_rtt: float | None = None
+        self._close_received: CloseConnection | None = None
+        self._close_sent: CloseConnection | None = None
+        self._closed_detail = ""
+        self._done = trio.Event()  # set once the transport is closed
+        self._reader_scope = trio.CancelScope()
+        self._keepalive_scope = trio.CancelScope()
+        self._counters = [0, 0, 0, 0, 0, 0]  # msgs/bytes out, msgs/bytes in, wire out/in
+
+    # --- Facts ------------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        return f"<WebSocketConnection {self._protocol.role.value} {self.state.name}>"
+
+    @property
+    def is_client(self) -> bool:
+        """``True`` on the client side."""
+        return self._protocol.role is Role.CLIENT
+
+    @property
+    def state(self) -> ConnectionState:
+        """The protocol state: OPEN, CLOSING or CLOSED."""
+        return self._protocol.state
+
+    @property
+    def closed(self) -> bool:
+        """``True`` once no more messages can be sent."""
+        return self._protocol.state is not _OPEN or self._done.is_set()
+
+    @property
+    def subprotocol(self) -> str | None:
+        """The negotiated subprotocol, or ``None``."""
+        return self._protocol.subprotocol
+
+    @property
+    def extensions(self) -> list[Extension]:
+        """The negotiated extensions."""
+        return self._protocol.extensions
+
+    @property
+    def request(self) -> Request | None:
+        """The opening handshake's request."""
+        return self._protocol.request
+
+    @property
+    def response(self) -> AcceptConnection | None:
+        """The opening handshake's ``101`` response."""
+        response = self._protocol.response
+        return response if isinstance(response, AcceptConnection) else None
+
+    @property
+    def close_code(self) -> int | None:
+        """How the connection ended (see :attr:`ConnectionClosed.code`), or ``None`` while open."""
+        return self._closed_exception().code if self._ended() else None
+
+    @property
+    def close_reason(self) -> str | None:
+        """The reason that goes with :attr:`close_code`, or ``None`` while open."""
+        return self._closed_exception().reason if self._ended() else None
+
+    @property
+    def close_sent(self) -> CloseConnection | None:
+        """The close frame we sent, if any."""
+        return self._close_sent
+
+    @property
+    def close_received(self) -> CloseConnection | None:
+        """The close frame the peer sent, if any."""
+        return self._close_received
+
+    @property
+    def local_address(self) -> Any:
+        """The local socket address (as ``socket.getsockname()`` gives it), or ``None``."""
+        sock = _socket_of(self._stream)
+        return sock.getsockname() if sock is not None else None
+
+    @property
+    def remote_address(self) -> Any:
+        """The peer's socket address (as ``socket.getpeername()`` gives it), or ``None``."""
+        sock = _socket_of(self._stream)
+        try:
+            return sock.getpeername() if sock is not None else None
+        except OSError:
+            return None
+
+    @property
+    def stream(self) -> trio.abc.Stream:
+        """The transport stream under the connection."""
+        return self._stream
+
+    def statistics(self) -> ConnectionStatistics:
+        """Return a snapshot of the connection's counters."""
+        c = self._counters
+        return ConnectionStatistics(
+            messages_sent=c[0],
+            bytes_sent=c[1],
+            messages_received=c[2],
+            bytes_received=c[3],
+            wire_bytes_sent=c[4],
+            wire_bytes_received=c[5],
+            queue_depth=len(self._queue),
+            pings_in_flight=len(self._pings),
+            last_rtt=self._last_rtt,
+        )
+
+    # --- Sending ------------------------------------------------------------------------------
+
+    async def send(self, message: Data, *, compress: bool | None = None) -> None:
+        """Send one message: text for ``str``, binary for bytes-like objects.
+
+        Returns once the frame is handed to the transport. Concurrent sends are serialized.
+
+        Args:
+            message: The message.
+            compress: ``False`` sends this message uncompressed even when compression was
+                negotiated (useful for already-compressed payloads); ``True`` compresses it
+                whatever its size; ``None`` lets the extension decide.
+
+        Raises:
+            ConnectionClosed: the connection is closed or closing.
+            TypeError: ``message`` is neither text nor bytes-like.
+        """
+        event = _message_event(message, True)
+        async with self._send_lock:
+            self._check_can_send()
+            self._protocol.send(event, compress=compress)
+            self._counters[0] += 1
+            self._counters[1] += len(message)
+            await self._flush()
+
+    async def send_fragments(
+        self, fragments: Iterable[Data] | AsyncIterable[Data], *, compress: bool | None = None
+    ) -> None:
+        """Send one message made of several fragments, as they come.
+
+        The first fragment's type (text or bytes) sets the message type; the others must
+        match. Other sends wait until the message is complete; pings and pongs may still go
+        between fragments.
+
+        Raises:
+            ConnectionClosed: the connection is closed or closing.
+            TypeError: a fragment's type differs from the first one's.
+        """
+        async with self._send_lock:
+            self._check_can_send()
+            kind: type | None = None
+            size = 0
+            async for fragment in _aiter(fragments):
+                this = str if isinstance(fragment, str) else bytes
+                if kind is None:
+                    kind = this
+                elif this is not kind:
+                    raise TypeError("all fragments of a message must be str, or all bytes-like")
+                self._check_can_send()
+                self._protocol.send(_message_event(fragment, False), compress=compress)
+                size += len(fragment)
+                await self._flush()
+            self._check_can_send()
+            self._protocol.send(TextMessage(data="") if kind is str else BytesMessage(data=b""))
+            self._counters[0] += 1
+            self._counters[1] += size
+            await self._flush()
+
+    async def ping(self, payload: bytes | None = None) -> float:
+        """Send a ping and wait for its pong.
+
+        Args:
+            payload: Up to 125 bytes; 4 random bytes by default.
+
+        Returns:
+            The round-trip time in seconds.
+
+        Raises:
+            ConnectionClosed: the connection closed before the pong arrived.
+            ValueError: a ping with the same payload is already waiting for its pong.
+        """
+        if payload is None:
+            payload = os.urandom(4)
+            while payload in self._pings:
+                payload = os.urandom(4)
+        elif payload in self._pings:
+            raise ValueError("a ping with this payload is already waiting for its pong")
+        event = Ping(payload=payload)  # checks the size
+        answered = trio.Event()
+        async with self._send_lock:
+            self._check_can_send()
+            self._pings[event.payload] = (answered, trio.current_time())
+            self._protocol.send(event)
+            await self._flush()
+        try:
+            await answered.wait()
+        finally:
+            self._pings.pop(event.payload, None)
+        if self._ended():
+            raise self._closed_exception()
+        assert self._last_rtt is not None
+        return self._last_rtt
+
+    async def pong(self, payload: bytes = b"") -> None:
+        """Send an unsolicited pong (a one-way heartbeat)."""
+        async with self._send_lock:
+            self._check_can_send()
+            self._protocol.send(Pong(payload=payload))
+            await self._flush()
+
+    # --- Receiving ----------------------------------------------------------------------------
+
+    async def receive(self) -> str | bytes:
+        """Receive the next message: ``str`` for text, ``bytes`` for binary.
+
+        Messages already received are delivered even after the connection closed; then this
+        raises.
+
+        Raises:
+            ConnectionClosed: the connection closed and no message is left.
+            trio.BusyResourceError: another task is already receiving.
+        """
+        self._enter_receive()
+        try:
+            await trio.lowlevel.checkpoint()
+            parts = self._partial
+            while True:
+                piece = await self._next_piece()
+                if piece.message_finished and not parts:
+                    self._counters[2] += 1
+                    self._counters[3] += len(piece.data)
+                    return piece.data
+                # Pieces are kept on the connection so cancellation loses no data.
+                parts.append(piece.data)
+                if piece.message_finished:
+                    data = "".join(parts) if isinstance(piece, TextMessage) else b"".join(parts)
+                    parts.clear()
+                    self._counters[2] += 1
+                    self._counters[3] += len(data)
+                    return data
+        finally:
+            self._receiving = False
+
+    async def receive_fragments(self) -> AsyncIterator[str | bytes]:
+        """Receive the next message as a stream of pieces, as they arrive.
+
+        Piece boundaries follow the network, not the sender's fragments. The last piece
+        ends the message.
+
+        Raises:
+            ConnectionClosed: the connection closed before the message ended.
+            trio.BusyResourceError: another task is already receiving.
+        """
+        self._enter_receive()
+        try:
+            await trio.lowlevel.checkpoint()
+            if self._partial:
+                data = self._partial[0][:0].join(self._partial)
+                self._partial.clear()
+                yield data
+            size = 0
+            while True:
+                piece = await self._next_piece()
+                size += len(piece.data)
+                if piece.message_finished:
+                    self._counters[2] += 1
+                    self._counters[3] += size
+                    yield piece.data
+                    return
+                yield piece.data
+        finally:
+            self._receiving = False
+
+    def __aiter__(self) -> AsyncIterator[str | bytes]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[str | bytes]:
+        while True:
+            try:
+                message = await self.receive()
+            except ConnectionClosed as exc:
+                if exc.code in (1000, 1001, 1005) and exc.received is not None:
+                    return
+                raise
+            yield message
+
+    # --- Closing -----------------------------------------------------------------------------
+
+    async def aclose(self, code: int = 1000, reason: str = "") -> None:
+        """Close the connection: send a close frame, wait for the peer's, close the transport.
+
+        Waits at most ``close_timeout`` for the peer, then closes the transport anyway. Safe
+        to call more than once and from several tasks.
+
+        Args:
+            code: The close code (1000 by default; 1000-1003, 1007-1014, 3000-4999).
+            reason: Up to 123 bytes of UTF-8.
+        """
+        close = CloseConnection(code=code, reason=reason)  # validates before anything is sent
+        try:
+            await self._start_close(close)
+            with trio.move_on_after(_timeout(self._options.close_timeout)):
+                await self._done.wait()
+        finally:
+            await self._abort()
+
+    async def _start_close(self, close: CloseConnection) -> None:
+        async with self._send_lock:
+            if self._protocol.state is _OPEN and not self._done.is_set():
+                self._protocol.send(close)
+                self._close_sent = close
+                try:
+                    await self._flush()
+                except ConnectionClosed:
+                    pass
+
+    async def _abort(self) -> None:
+        """Close the transport now and stop the background tasks."""
+        if not self._done.is_set():
+            self._closed_detail = self._closed_detail or "closed without a closing handshake"
+            self._finish()
+        await trio.aclose_forcefully(self._stream)
+
+    # --- Internals ---------------------------------------------------------------------------
+
+    def _check_can_send(self) -> None:
+        if self._protocol.state is not _OPEN or self._done.is_set():
+            raise self._closed_exception()
+
+    def _enter_receive(self) -> None:
+        if self._receiving:
+            raise trio.BusyResourceError("another task is already receiving on this connection")
+        self._receiving = True
+
+    def _ended(self) -> bool:
+        return self._protocol.state is ConnectionState.CLOSED or self._done.is_set()
+
+    def _closed_exception(self) -> ConnectionClosed:
+        return connection_closed(self._close_received, self._close_sent, self._closed_detail)
+
+    async def _next_piece(self) -> TextMessage | BytesMessage:
+        queue = self._queue
+        while not queue:
+            if self._ended() and not self._reader_may_deliver():
+                raise self._closed_exception()
+            await self._queue_not_empty.park()
+        piece = queue.popleft()
+        self._queue_not_full.unpark()
+        return piece
+
+    def _reader_may_deliver(self) -> bool:
+        # While CLOSING the peer may still send messages; once the protocol is CLOSED or the
+        # transport is gone nothing more arrives.
+        return not self._done.is_set() and self._protocol.state is not ConnectionState.CLOSED
+
+    async def _flush(self) -> None:
+        """Write what the core has queued. Call with the send lock held."""
+        while data := self._protocol.data_to_send():
+            try:
+                await self._stream.send_all(data)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                self._closed_detail = self._closed_detail or "the transport broke while sending"
+                self._finish()
+                raise self._closed_exception() from None
+            self._counters[4] += len(data)
+
+    def _finish(self) -> None:
+        """Mark the transport finished and wake every waiter."""
+        if self._done.is_set():
+            return
+        self._done.set()
+        # Only our own tasks are cancelled, never the nursery: the application's code may
+        # run in the same nursery (the body of ``open_websocket``, a server handler).
+        self._reader_scope.cancel()
+        self._keepalive_scope.cancel()
+        self._queue_not_empty.unpark_all()
+        self._queue_not_full.unpark_all()
+        for answered, _ in self._pings.values():
+            answered.set()
+
+    def _handle_events(self, events: list[Event]) -> list[TextMessage | BytesMessage]:
+        """React to the core's events; return the message pieces for the queue."""
+        pieces = []
+        for event in events:
+            if isinstance(event, TextMessage | BytesMessage):
+                pieces.append(event)
+            elif isinstance(event, Pong):
+                self._pong_received(event.payload)
+            elif isinstance(event, CloseConnection):
+                self._close_received = event
+                if self._close_sent is None:
+                    self._close_sent = event.response()  # the core echoed it
+            elif isinstance(event, ConnectionFailed):
+                error = event.error
+                self._closed_detail = str(error)
+                code = error.close_code
+                if code is not None and code != 1006 and self._close_sent is None:
+                    self._close_sent = CloseConnection(code=code)
+        return pieces
+
+    def _pong_received(self, payload: bytes) -> None:
+        # A pong acknowledges its ping and every ping sent before it (RFC 6455 §5.5.3 lets
+        # a peer answer only the most recent ping).
+        if payload not in self._pings:
+            return
+        now = trio.current_time()
+        for key in list(self._pings):
+            answered, sent_at = self._pings[key]
+            if not answered.is_set():
+                answered.set()
+                if key == payload:
+                    self._last_rtt = now - sent_at
+            if key == payload:
+                break
+
+    def _start_background(self) -> None:
+        self._nursery.start_soon(self._reader)
+        if self._options.ping_interval is not None:
+            self._nursery.start_soon(self._keepalive)
+
+    async def _reader(self) -> None:
+        protocol = self._protocol
+        stream = self._stream
+        max_queue = self._options.max_queue
+        scope = self._reader_scope
+        try:
+            with scope:
+                while True:
+                    if protocol.close_expected() and scope.deadline == float("inf"):
+                        scope.deadline = trio.current_time() + _timeout(
+                            self._options.close_timeout
+                        )
+                    try:
+                        data = await stream.receive_some(RECEIVE_SIZE)
+                    except (trio.BrokenResourceError, trio.ClosedResourceError):
+                        data = b""
+                    if data:
+                        self._counters[5] += len(data)
+                        protocol.receive_data(data)
+                    else:
+                        protocol.receive_eof()
+                    for piece in self._handle_events(protocol.events()):
+                        while len(self._queue) >= max_queue:
+                            await self._queue_not_full.park()  # backpressure: stop reading
+                        self._queue.append(piece)
+                        self._queue_not_empty.unpark()
+                    if protocol.should_close_transport() or not data:
+                        # Closing: wait for the lock so the close echo goes out before the
+                        # transport closes (bounded by close_timeout via the deadline).
+                        await self._flush_locked()
+                        break
+                    if not self._send_lock.locked():
+                        await self._flush_locked()
+            if scope.cancelled_caught and not self._done.is_set():
+                self._closed_detail = self._closed_detail or "timed out waiting for the peer"
+        except Exception:  # never raise into the nursery: log and end the connection
+            logger.exception("trio_ws: internal error in the reader task")
+            self._closed_detail = "internal error in the reader task"
+        finally:
+            self._finish()
+            with trio.CancelScope(shield=True):
+                await trio.aclose_forcefully(stream)
+
+    async def _flush_locked(self) -> None:
+        async with self._send_lock:
+            try:
+                await self._flush()
+            except ConnectionClosed:
+                pass
+
+    async def _keepalive(self) -> None:
+        interval = self._options.ping_interval
+        assert interval is not None
+        timeout = self._options.ping_timeout
+        with self._keepalive_scope:
+            await self._keepalive_loop(interval, timeout)
+
+    async def _keepalive_loop(self, interval: float, timeout: float | None) -> None:
+        while True:
+            await trio.sleep(interval)
+            if self.closed:
+                return
+            try:
+                with trio.fail_after(_timeout(timeout)):
+                    await self.ping()
+            except trio.TooSlowError:
+                self._closed_detail = f"keepalive ping timeout: no pong within {timeout} s"
+                logger.info("trio_ws: closing %r: %s", self, self._closed_detail)
+                await self._start_close(CloseConnection(code=1011, reason="keepalive ping timeout"))
+                with trio.move_on_after(_timeout(self._options.close_timeout)):
+                    await self._done.wait()
+                await self._abort()
+                return
+            except ConnectionClosed:
+                return
+
+
+def _timeout(value: float | None) -> float:
+    return float("inf") if value is None else value
+
+
+def _message_event(message: Data, finished: bool) -> TextMessage | BytesMessage:
+    if isinstance(message, str):
+        return TextMessage(data=message, message_finished=finished)
+    if isinstance(message, bytes | bytearray | memoryview):
+        return BytesMessage(data=message, message_finished=finished)  # type: ignore[arg-type]
+    raise TypeError(f"a message is str or bytes-like, not {type(message).__name__}")
+
+
+async def _aiter(items: Iterable[Data] | AsyncIterable[Data]) -> AsyncIterator[Data]:
+    if isinstance(items, AsyncIterable):
+        async for item in items:
+            yield item
+    else:
+        for item in items:
+            yield item
+
+
+def _socket_of(stream: trio.abc.Stream) -> Any:
+    while True:
+        sock = getattr(stream, "socket", None)
+        if sock is not None:
+            return sock
+        inner = getattr(stream, "transport_stream", None)
+        if inner is None:
+            return None
+        stream = inner
+

@@ -1,0 +1,233 @@
+"""WebSocketRequest: what a server handler receives first, and how it answers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, final
+from urllib.parse import parse_qs, urlsplit
+
+import trio
+
+from ._connection import WebSocketConnection, _socket_of
+from ._options import Options
+from .protocol import (
+    AcceptConnection,
+    Connection,
+    ConnectionState,
+    Headers,
+    LocalProtocolError,
+    RejectConnection,
+    Request,
+)
+
+if TYPE_CHECKING:
+    from ._server import Server
+
+__all__ = ["WebSocketRequest"]
+
+
+@final
+class WebSocketRequest:
+    """An incoming HTTP request: a WebSocket opening handshake or a plain GET.
+
+    A server handler receives one and answers it exactly once: :meth:`accept` (WebSocket
+    requests only), :meth:`reject`, or :meth:`respond` (plain HTTP). A handler that returns
+    without answering gets 403 for a WebSocket request and 404 for a plain one.
+    """
+
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        protocol: Connection,
+        event: Request,
+        options: Options,
+        nursery: trio.Nursery,
+        server: Server | None,
+    ) -> None:
+        self._stream = stream
+        self._protocol = protocol
+        self._event = event
+        self._options = options
+        self._nursery = nursery
+        self._server = server
+        self._connection: WebSocketConnection | None = None
+        self._answered = False
+        split = urlsplit(event.target)
+        self._path = split.path
+        self._query = split.query
+
+    def __repr__(self) -> str:
+        kind = "WebSocket" if self.is_websocket else "HTTP"
+        return f"<WebSocketRequest {kind} {self._event.target!r}>"
+
+    @property
+    def event(self) -> Request:
+        """The core's :class:`~trio_ws.protocol.Request` event."""
+        return self._event
+
+    @property
+    def is_websocket(self) -> bool:
+        """``True`` for an opening handshake, ``False`` for a plain HTTP GET."""
+        return self._event.is_websocket
+
+    @property
+    def target(self) -> str:
+        """The request target: path and query, as sent."""
+        return self._event.target
+
+    @property
+    def path(self) -> str:
+        """The path part of the target."""
+        return self._path
+
+    @property
+    def query(self) -> str:
+        """The query string (without ``?``)."""
+        return self._query
+
+    @property
+    def query_params(self) -> dict[str, list[str]]:
+        """The query string parsed into lists of values."""
+        return parse_qs(self._query)
+
+    @property
+    def host(self) -> str:
+        """The Host header."""
+        return self._event.host
+
+    @property
+    def headers(self) -> Headers:
+        """Every header field, names lower-cased."""
+        return self._event.headers
+
+    def header(self, name: str) -> str | None:
+        """Return the first value of header ``name`` (case-insensitive), or ``None``."""
+        name = name.lower()
+        for key, value in self._event.headers:
+            if key == name:
+                return value
+        return None
+
+    @property
+    def origin(self) -> str | None:
+        """The Origin header, or ``None`` (non-browser clients usually send none)."""
+        return self.header("origin")
+
+    @property
+    def subprotocols(self) -> tuple[str, ...]:
+        """The subprotocols the client offered, in its order of preference."""
+        return self._event.subprotocols
+
+    @property
+    def remote_address(self) -> Any:
+        """The client's socket address, or ``None`` for a stream without a socket."""
+        sock = _socket_of(self._stream)
+        try:
+            return sock.getpeername() if sock is not None else None
+        except OSError:
+            return None
+
+    @property
+    def answered(self) -> bool:
+        """Whether the request was accepted, rejected or responded to."""
+        return self._answered
+
+    async def accept(
+        self, *, subprotocol: str | None = None, headers: Headers | list[tuple[str, str]] = ()
+    ) -> WebSocketConnection:
+        """Accept the opening handshake and return the connection.
+
+        The connection lives until the handler returns (then it closes with 1000, or 1011 if
+        the handler raised) or until it is closed.
+
+        Args:
+            subprotocol: One of :attr:`subprotocols`, or ``None``.
+            headers: Extra header fields for the ``101`` response.
+
+        Raises:
+            LocalProtocolError: not a WebSocket request, already answered, or a subprotocol
+                the client did not offer.
+            ConnectionClosed: the client left before the answer could be sent.
+        """
+        await trio.lowlevel.checkpoint()
+        if not self.is_websocket:
+            raise LocalProtocolError("cannot accept a plain HTTP request; use respond()")
+        self._claim()
+        protocol = self._protocol
+        protocol.send(AcceptConnection(subprotocol=subprotocol, headers=tuple(headers)))
+        connection = WebSocketConnection(self._stream, protocol, self._options, self._nursery)
+        self._connection = connection
+        pending = connection._handle_events(protocol.events())  # frames sent with the request
+        connection._queue.extend(pending)
+        async with connection._send_lock:
+            await connection._flush()
+        if self._server is not None:
+            self._server._track(connection)
+        connection._start_background()
+        return connection
+
+    async def reject(
+        self,
+        status_code: int = 403,
+        *,
+        headers: Headers | list[tuple[str, str]] = (),
+        body: bytes | str = b"",
+    ) -> None:
+        """Refuse the request with an HTTP response; the connection then closes.
+
+        Args:
+            status_code: 200-599 (403 by default).
+            headers: Header fields; ``Content-Length`` and ``Connection: close`` are added.
+            body: The body; ``str`` is sent as UTF-8 text/plain unless a Content-Type is given.
+
+        Raises:
+            LocalProtocolError: already answered.
+        """
+        await trio.lowlevel.checkpoint()
+        self._claim()
+        headers = tuple(headers)
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+            if not any(name.lower() == "content-type" for name, _ in headers):
+                headers += (("Content-Type", "text/plain; charset=utf-8"),)
+        self._protocol.send(RejectConnection(status_code=status_code, headers=headers, body=body))
+        data = self._protocol.data_to_send()
+        try:
+            await self._stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+        await trio.aclose_forcefully(self._stream)
+
+    async def respond(
+        self,
+        status_code: int = 200,
+        *,
+        headers: Headers | list[tuple[str, str]] = (),
+        body: bytes | str = b"",
+    ) -> None:
+        """Answer a plain HTTP request (a health check, an app's page) on the same port.
+
+        Same as :meth:`reject` with 200 as the default status.
+        """
+        await self.reject(status_code, headers=headers, body=body)
+
+    def _claim(self) -> None:
+        if self._answered:
+            raise LocalProtocolError("this request was already answered")
+        if self._protocol.state is not ConnectionState.CONNECTING:
+            raise LocalProtocolError("the client left before the request was answered")
+        self._answered = True
+
+    async def _finish(self, error: BaseException | None) -> None:
+        """After the handler: close what it left open."""
+        if self._connection is not None:
+            if error is None:
+                await self._connection.aclose(1000)
+            else:
+                await self._connection.aclose(1011, "unexpected error")
+        elif not self._answered and self._protocol.state is ConnectionState.CONNECTING:
+            if error is not None:
+                await self.reject(500, body="Internal Server Error\n")
+            elif self.is_websocket:
+                await self.reject(403, body="Forbidden\n")
+            else:
+                await self.reject(404, body="Not Found\n")

@@ -1,0 +1,323 @@
+"""The server: serve() on TCP (or TLS), serve_listeners() on any listener, serve_stream()."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import ssl
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from typing import Any, final
+
+import trio
+
+from ._connection import WebSocketConnection
+from ._options import RECEIVE_SIZE, Compression, Options
+from ._request import WebSocketRequest
+from .protocol import (
+    Connection,
+    ConnectionFailed,
+    RejectConnection,
+    Request,
+    Role,
+)
+from .protocol._limits import DEFAULT_MAX_MESSAGE_SIZE
+
+__all__ = ["Handler", "Server", "serve", "serve_listeners", "serve_stream"]
+
+logger = logging.getLogger("trio_ws")
+
+#: A server handler: receives each request and answers it.
+Handler = Callable[[WebSocketRequest], Awaitable[Any]]
+
+# Accept errors that mean "out of resources for now": wait and retry instead of crashing,
+# as trio.serve_listeners does.
+_TRANSIENT_ACCEPT_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
+
+
+@final
+class Server:
+    """A running WebSocket server: its listeners, its connections, and a graceful close.
+
+    Returned by ``await nursery.start(trio_ws.serve, handler, host, port)``.
+    """
+
+    def __init__(
+        self,
+        handler: Handler,
+        listeners: Sequence[trio.abc.Listener[Any]],
+        options: Options,
+        origins: Collection[str | None] | None,
+    ) -> None:
+        self._handler = handler
+        self._listeners = list(listeners)
+        self._options = options
+        self._origins = None if origins is None else frozenset(origins)
+        self._connections: set[WebSocketConnection] = set()
+        self._handler_scopes: set[trio.CancelScope] = set()
+        self._active = 0
+        self._idle = trio.Event()
+        self._idle.set()
+        self._closing = False
+        self._closed = trio.Event()
+
+    def __repr__(self) -> str:
+        return f"<Server ports={self.ports} connections={len(self._connections)}>"
+
+    @property
+    def listeners(self) -> list[trio.abc.Listener[Any]]:
+        """The listeners the server accepts on."""
+        return list(self._listeners)
+
+    @property
+    def ports(self) -> list[int]:
+        """The TCP ports bound (one per listener that has a socket)."""
+        ports = []
+        for listener in self._listeners:
+            inner = getattr(listener, "transport_listener", listener)
+            sock = getattr(inner, "socket", None)
+            if sock is not None:
+                ports.append(sock.getsockname()[1])
+        return ports
+
+    @property
+    def port(self) -> int:
+        """The first bound TCP port (handy with ``port=0``)."""
+        return self.ports[0]
+
+    @property
+    def connections(self) -> list[WebSocketConnection]:
+        """The open WebSocket connections."""
+        return list(self._connections)
+
+    async def aclose(self) -> None:
+        """Stop accepting, close every connection with 1001, and wait for the handlers.
+
+        Handlers still running after ``close_timeout`` are cancelled.
+        """
+        if self._closing:
+            await self._closed.wait()
+            return
+        self._closing = True
+        for listener in self._listeners:
+            await trio.aclose_forcefully(listener)
+        async with trio.open_nursery() as nursery:
+            for connection in list(self._connections):
+                nursery.start_soon(connection.aclose, 1001, "server shutting down")
+        timeout = self._options.close_timeout
+        with trio.move_on_after(float("inf") if timeout is None else timeout):
+            await self._idle.wait()
+        for scope in list(self._handler_scopes):
+            scope.cancel()
+        await self._idle.wait()
+        self._closed.set()
+
+    async def _run(self, handler_nursery: trio.Nursery | None, task_status: Any) -> None:
+        async with trio.open_nursery() as nursery:
+            for listener in self._listeners:
+                nursery.start_soon(self._accept_loop, listener, handler_nursery or nursery)
+            task_status.started(self)
+            await self._closed.wait()
+
+    async def _accept_loop(self, listener: trio.abc.Listener[Any], nursery: trio.Nursery) -> None:
+        while True:
+            try:
+                stream = await listener.accept()
+            except (trio.ClosedResourceError, trio.BrokenResourceError):
+                return
+            except OSError as exc:
+                if exc.errno not in _TRANSIENT_ACCEPT_ERRORS:
+                    raise
+                logger.warning("trio_ws: accept() failed (%s); retrying in 100 ms", exc)
+                await trio.sleep(0.1)
+                continue
+            self._active += 1
+            self._idle = trio.Event()
+            nursery.start_soon(self._handle, stream)
+
+    async def _handle(self, stream: trio.abc.Stream) -> None:
+        try:
+            with trio.CancelScope() as scope:
+                self._handler_scopes.add(scope)
+                await _serve_connection(
+                    self._handler, stream, self._options, self._origins, server=self
+                )
+        except Exception:
+            logger.exception("trio_ws: error while serving a connection")
+        finally:
+            self._handler_scopes.discard(scope)
+            self._active -= 1
+            if not self._active:
+                self._idle.set()
+
+    def _track(self, connection: WebSocketConnection) -> None:
+        self._connections.add(connection)
+
+    def _untrack(self, connection: WebSocketConnection | None) -> None:
+        if connection is not None:
+            self._connections.discard(connection)
+
+
+async def serve(
+    handler: Handler,
+    host: str | None,
+    port: int,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    handler_nursery: trio.Nursery | None = None,
+    origins: Collection[str | None] | None = None,
+    compression: Compression = "deflate",
+    max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
+    max_queue: int = 16,
+    ping_interval: float | None = 20.0,
+    ping_timeout: float | None = 20.0,
+    close_timeout: float | None = 10.0,
+    open_timeout: float | None = 10.0,
+    task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve WebSocket connections (and plain HTTP GETs) on a TCP port, until closed.
+
+    ::
+
+        async def handler(request):
+            ws = await request.accept()
+            async for message in ws:
+                await ws.send(message)
+
+        await trio_ws.serve(handler, "127.0.0.1", 8765)
+
+    With ``server = await nursery.start(trio_ws.serve, handler, host, port)`` you get the
+    :class:`Server` (its ports, a graceful ``aclose()``) once it listens.
+
+    Args:
+        handler: Called with a :class:`WebSocketRequest` for each incoming request, in a task
+            of its own. The connection closes when it returns (1011 if it raised; the error
+            is logged on the ``trio_ws`` logger and the server goes on).
+        host: The address to bind (``None`` binds every interface).
+        port: The port (0 picks a free one).
+        ssl_context: Serve ``wss://`` with these TLS settings.
+        handler_nursery: Where to run handlers (the server's own nursery otherwise).
+        origins: If given, only requests whose Origin header is in it are served (use
+            ``None`` inside it to allow clients that send no Origin); others get 403.
+        compression: ``"deflate"`` accepts permessage-deflate offers; ``None`` declines them.
+        max_message_size: Largest incoming message in bytes (``None``: no limit).
+        max_queue: Incoming messages buffered per connection before reading pauses.
+        ping_interval: Seconds between keepalive pings (``None``: no keepalive).
+        ping_timeout: Seconds to wait for a keepalive pong before closing with 1011.
+        close_timeout: Seconds to wait for closing handshakes (and handlers, on ``aclose``).
+        open_timeout: Seconds a client has to complete the opening handshake.
+        task_status: For ``nursery.start``.
+    """
+    listeners: list[trio.abc.Listener[Any]] = list(await trio.open_tcp_listeners(port, host=host))
+    if ssl_context is not None:
+        listeners = [
+            trio.SSLListener(listener, ssl_context, https_compatible=True) for listener in listeners
+        ]
+    options = Options(
+        compression=compression,
+        max_message_size=max_message_size,
+        max_queue=max_queue,
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
+        close_timeout=close_timeout,
+        open_timeout=open_timeout,
+    )
+    await serve_listeners(
+        handler,
+        listeners,
+        handler_nursery=handler_nursery,
+        origins=origins,
+        options=options,
+        task_status=task_status,
+    )
+
+
+async def serve_listeners(
+    handler: Handler,
+    listeners: Sequence[trio.abc.Listener[Any]],
+    *,
+    handler_nursery: trio.Nursery | None = None,
+    origins: Collection[str | None] | None = None,
+    options: Options | None = None,
+    task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve on listeners you opened (Unix sockets, custom transports); see :func:`serve`."""
+    server = Server(handler, listeners, options or Options(), origins)
+    await server._run(handler_nursery, task_status)
+
+
+async def serve_stream(
+    handler: Handler,
+    stream: trio.abc.Stream,
+    *,
+    origins: Collection[str | None] | None = None,
+    options: Options | None = None,
+) -> None:
+    """Serve one connection over an already accepted stream; return when it is over."""
+    await _serve_connection(handler, stream, options or Options(), origins, server=None)
+
+
+async def _serve_connection(
+    handler: Handler,
+    stream: trio.abc.Stream,
+    options: Options,
+    origins: frozenset[str | None] | Collection[str | None] | None,
+    server: Server | None,
+) -> None:
+    protocol = Connection(Role.SERVER, extensions=options.extensions(), limits=options.limits())
+    try:
+        timeout = options.open_timeout
+        with trio.move_on_after(float("inf") if timeout is None else timeout):
+            event = await _read_request(stream, protocol)
+        if event is None:
+            return  # bad request (already answered), client gone, or too slow (slowloris)
+        if origins is not None and event.is_websocket:
+            origin = next((v for k, v in event.headers if k == "origin"), None)
+            if origin not in origins:
+                body = b"Forbidden: origin not allowed\n"
+                protocol.send(RejectConnection(status_code=403, body=body))
+                await _send_quietly(stream, protocol.data_to_send())
+                return
+        async with trio.open_nursery() as nursery:
+            request = WebSocketRequest(stream, protocol, event, options, nursery, server)
+            try:
+                await handler(request)
+            except Exception as exc:
+                logger.exception("trio_ws: handler raised for %r", request)
+                await request._finish(exc)
+            else:
+                await request._finish(None)
+            finally:
+                if server is not None:
+                    server._untrack(request._connection)
+    finally:
+        await trio.aclose_forcefully(stream)
+
+
+async def _read_request(stream: trio.abc.Stream, protocol: Connection) -> Request | None:
+    while True:
+        try:
+            data = await stream.receive_some(RECEIVE_SIZE)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            data = b""
+        if data:
+            protocol.receive_data(data)
+        else:
+            protocol.receive_eof()
+        for event in protocol.events():
+            if isinstance(event, Request):
+                return event
+            if isinstance(event, ConnectionFailed):
+                await _send_quietly(stream, protocol.data_to_send())
+                return None
+        if not data:
+            return None
+
+
+async def _send_quietly(stream: trio.abc.Stream, data: bytes) -> None:
+    if data:
+        try:
+            await stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+
+
