@@ -20,40 +20,80 @@ The sans-IO protocol core underneath is :mod:`trio_ws.protocol`.
 
 from ._client import (
     connect_stream as connect_stream,
+)
+from ._client import (
     open_websocket as open_websocket,
+)
+from ._client import (
     open_websocket_stream as open_websocket_stream,
 )
 from ._connection import (
     ConnectionStatistics as ConnectionStatistics,
+)
+from ._connection import (
     Data as Data,
+)
+from ._connection import (
     WebSocketConnection as WebSocketConnection,
 )
 from ._exceptions import (
     ConnectionClosed as ConnectionClosed,
+)
+from ._exceptions import (
     ConnectionClosedError as ConnectionClosedError,
+)
+from ._exceptions import (
     ConnectionClosedOK as ConnectionClosedOK,
+)
+from ._exceptions import (
     HandshakeError as HandshakeError,
+)
+from ._exceptions import (
     HandshakeRejected as HandshakeRejected,
+)
+from ._exceptions import (
     HandshakeTimeout as HandshakeTimeout,
+)
+from ._exceptions import (
     InvalidHandshake as InvalidHandshake,
+)
+from ._exceptions import (
     InvalidURI as InvalidURI,
 )
 from ._options import Options as Options
 from ._request import WebSocketRequest as WebSocketRequest
 from ._server import (
     Handler as Handler,
+)
+from ._server import (
     Server as Server,
+)
+from ._server import (
     serve as serve,
+)
+from ._server import (
     serve_listeners as serve_listeners,
+)
+from ._server import (
     serve_stream as serve_stream,
 )
 from ._version import __version__ as __version__
 from .protocol import (
     CloseCode as CloseCode,
+)
+from .protocol import (
     LocalProtocolError as LocalProtocolError,
+)
+from .protocol import (
     MessageTooBig as MessageTooBig,
+)
+from .protocol import (
     ProtocolError as ProtocolError,
+)
+from .protocol import (
     RemoteProtocolError as RemoteProtocolError,
+)
+from .protocol import (
     WebSocketError as WebSocketError,
 )
 

@@ -217,7 +217,7 @@ async def connect_stream(
             raise InvalidHandshake("connection closed during the opening handshake")
 
 
-class _open_timer:  # noqa: N801 - used like a function
+class _open_timer:
     """``fail_after(open_timeout)`` that raises :class:`HandshakeTimeout` instead."""
 
     def __init__(self, options: Options, where: str) -> None:

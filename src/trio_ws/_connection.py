@@ -601,7 +601,9 @@ class WebSocketConnection(trio.abc.AsyncResource):
             except trio.TooSlowError:
                 self._closed_detail = f"keepalive ping timeout: no pong within {timeout} s"
                 logger.info("trio_ws: closing %r: %s", self, self._closed_detail)
-                await self._start_close(CloseConnection(code=1011, reason="keepalive ping timeout"))
+                await self._start_close(
+                    CloseConnection(code=1011, reason="keepalive ping timeout")
+                )
                 with trio.move_on_after(_timeout(self._options.close_timeout)):
                     await self._done.wait()
                 await self._abort()
@@ -640,4 +642,3 @@ def _socket_of(stream: trio.abc.Stream) -> Any:
         if inner is None:
             return None
         stream = inner
-

@@ -210,7 +210,8 @@ async def serve(
     listeners: list[trio.abc.Listener[Any]] = list(await trio.open_tcp_listeners(port, host=host))
     if ssl_context is not None:
         listeners = [
-            trio.SSLListener(listener, ssl_context, https_compatible=True) for listener in listeners
+            trio.SSLListener(listener, ssl_context, https_compatible=True)
+            for listener in listeners
         ]
     options = Options(
         compression=compression,
@@ -319,5 +320,3 @@ async def _send_quietly(stream: trio.abc.Stream, data: bytes) -> None:
             await stream.send_all(data)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
-
-

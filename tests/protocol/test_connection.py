@@ -15,8 +15,8 @@ from trio_ws.protocol import (
     Pong,
     Request,
     TextMessage,
+    _connection,
 )
-from trio_ws.protocol import _connection
 from trio_ws.protocol._frames import serialize_frame
 
 from .pair import ConnectionPair
@@ -31,7 +31,9 @@ def pair() -> ConnectionPair:
     return pair
 
 
-def frame(opcode: int, payload: bytes = b"", *, fin: bool = True, rsv: int = 0, masked: bool = True) -> bytes:
+def frame(
+    opcode: int, payload: bytes = b"", *, fin: bool = True, rsv: int = 0, masked: bool = True
+) -> bytes:
     """A raw frame as a client (masked) or a server (unmasked) would send it."""
     return serialize_frame(opcode, payload, fin=fin, rsv=rsv, mask_key=KEY if masked else None)
 
@@ -66,7 +68,9 @@ class TestSection5_7Examples:
     def test_fragmented_unmasked_text(self, pair: ConnectionPair) -> None:
         pair.server.send(TextMessage(data="Hel", message_finished=False))
         pair.server.send(TextMessage(data="lo"))
-        assert pair.server.data_to_send() == bytes.fromhex("010348656c") + bytes.fromhex("80026c6f")
+        assert pair.server.data_to_send() == bytes.fromhex("010348656c") + bytes.fromhex(
+            "80026c6f"
+        )
 
     def test_ping_and_masked_pong(self, pair: ConnectionPair, monkeypatch) -> None:
         pair.server.send(Ping(payload=b"Hello"))
@@ -79,8 +83,14 @@ class TestSection5_7Examples:
 
     @pytest.mark.parametrize(
         ("size", "header"),
-        [(0, "8200"), (125, "827d"), (126, "827e007e"), (256, "827e0100"),
-         (65535, "827effff"), (65536, "827f0000000000010000")],
+        [
+            (0, "8200"),
+            (125, "827d"),
+            (126, "827e007e"),
+            (256, "827e0100"),
+            (65535, "827effff"),
+            (65536, "827f0000000000010000"),
+        ],
     )
     def test_length_encodings(self, pair: ConnectionPair, size: int, header: str) -> None:
         pair.server.send(BytesMessage(data=bytes(size)))
@@ -163,7 +173,9 @@ class TestSection5_4Fragmentation:
 
     def test_cannot_interleave_outgoing_types(self, pair: ConnectionPair) -> None:
         pair.client.send(TextMessage(data="a", message_finished=False))
-        with pytest.raises(LocalProtocolError, match=r"^cannot send BytesMessage inside an unfinished message"):
+        with pytest.raises(
+            LocalProtocolError, match=r"^cannot send BytesMessage inside an unfinished message"
+        ):
             pair.client.send(BytesMessage(data=b"b"))
 
 
@@ -190,7 +202,10 @@ class TestSection5_5ControlFrames:
         assert pair.server.data_to_send() == b""
 
     def test_event_validation(self) -> None:
-        with pytest.raises(LocalProtocolError, match=r"^ping payload is 126 bytes; control frames carry at most 125"):
+        with pytest.raises(
+            LocalProtocolError,
+            match=r"^ping payload is 126 bytes; control frames carry at most 125",
+        ):
             Ping(payload=bytes(126))
         with pytest.raises(LocalProtocolError, match=r"^close code 1005 may not be sent"):
             CloseConnection(code=1005)
@@ -203,11 +218,33 @@ class TestSection5_5ControlFrames:
 class TestSection5_5_1Close:
     """5.5.1. Close, and 7. Closing the Connection."""
 
-    @pytest.mark.parametrize("code", [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535])
+    @pytest.mark.parametrize(
+        "code", [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535]
+    )
     def test_invalid_close_codes(self, pair: ConnectionPair, code: int) -> None:
         assert fail_code(pair.server, frame(0x8, code.to_bytes(2, "big"))) == 1002
 
-    @pytest.mark.parametrize("code", [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999])
+    @pytest.mark.parametrize(
+        "code",
+        [
+            1000,
+            1001,
+            1002,
+            1003,
+            1007,
+            1008,
+            1009,
+            1010,
+            1011,
+            1012,
+            1013,
+            1014,
+            3000,
+            3999,
+            4000,
+            4999,
+        ],
+    )
     def test_valid_close_codes_are_echoed(self, pair: ConnectionPair, code: int) -> None:
         pair.server.receive_data(frame(0x8, code.to_bytes(2, "big") + b"bye"))
         assert pair.server.events() == [CloseConnection(code=code, reason="bye")]
@@ -238,7 +275,9 @@ class TestSection5_5_1Close:
 
     def test_no_sending_after_close(self, pair: ConnectionPair) -> None:
         pair.client.send(CloseConnection())
-        with pytest.raises(LocalProtocolError, match=r"^cannot send TextMessage in state CLOSING$"):
+        with pytest.raises(
+            LocalProtocolError, match=r"^cannot send TextMessage in state CLOSING$"
+        ):
             pair.client.send(TextMessage(data="x"))
 
     def test_failure_while_closing_sends_no_second_close(self, pair: ConnectionPair) -> None:
@@ -263,7 +302,9 @@ class TestSection5_5_1Close:
 
     def test_receive_after_eof_is_misuse(self, pair: ConnectionPair) -> None:
         pair.client.receive_eof()
-        with pytest.raises(LocalProtocolError, match=r"^receive_data\(\) called after receive_eof\(\)$"):
+        with pytest.raises(
+            LocalProtocolError, match=r"^receive_data\(\) called after receive_eof\(\)$"
+        ):
             pair.client.receive_data(b"x")
 
 
@@ -286,7 +327,11 @@ class TestSection8_1Utf8:
 
     def test_code_point_split_across_fragments(self, pair: ConnectionPair) -> None:
         data = "🎉".encode()
-        pair.server.receive_data(frame(0x1, data[:1], fin=False) + frame(0x0, data[1:3], fin=False) + frame(0x0, data[3:]))
+        pair.server.receive_data(
+            frame(0x1, data[:1], fin=False)
+            + frame(0x0, data[1:3], fin=False)
+            + frame(0x0, data[3:])
+        )
         assert "".join(e.data for e in pair.server.events()) == "🎉"
 
     def test_truncated_sequence_at_message_end(self, pair: ConnectionPair) -> None:
@@ -317,11 +362,16 @@ class TestLimits:
 
     def test_exact_limit_passes(self) -> None:
         pair = self.make(max_message_size=100)
-        assert fail_code(pair.server, frame(0x2, bytes(60), fin=False) + frame(0x0, bytes(40))) is None
+        assert (
+            fail_code(pair.server, frame(0x2, bytes(60), fin=False) + frame(0x0, bytes(40)))
+            is None
+        )
 
     def test_max_fragments(self) -> None:
         pair = self.make(max_fragments=3)
-        wire = frame(0x2, b"a", fin=False) + frame(0x0, b"b", fin=False) + frame(0x0, b"c", fin=False)
+        wire = (
+            frame(0x2, b"a", fin=False) + frame(0x0, b"b", fin=False) + frame(0x0, b"c", fin=False)
+        )
         assert fail_code(pair.server, wire + frame(0x0, b"d")) == 1009
 
     def test_max_frame_size(self) -> None:
@@ -339,7 +389,9 @@ class TestStates:
 
     def test_message_before_handshake(self) -> None:
         pair = ConnectionPair()
-        with pytest.raises(LocalProtocolError, match=r"^cannot send TextMessage in state CONNECTING$"):
+        with pytest.raises(
+            LocalProtocolError, match=r"^cannot send TextMessage in state CONNECTING$"
+        ):
             pair.client.send(TextMessage(data="x"))
 
     def test_server_cannot_send_request(self) -> None:

@@ -1,4 +1,4 @@
-"""Property: arbitrary bytes, in any chunking, give events or one failing close, never an exception."""
+"""Property: any bytes, in any chunking, give events or one failing close, never an exception."""
 
 from __future__ import annotations
 
@@ -23,7 +23,9 @@ from .pair import ConnectionPair, chunked
 LIMIT = 4096
 
 frames = st.builds(
-    lambda op, payload, fin, rsv, key: serialize_frame(op, payload, fin=fin, rsv=rsv, mask_key=key),
+    lambda op, payload, fin, rsv, key: serialize_frame(
+        op, payload, fin=fin, rsv=rsv, mask_key=key
+    ),
     st.sampled_from([0, 1, 2, 3, 8, 9, 10, 11]),
     st.binary(max_size=200),
     st.booleans(),

@@ -67,7 +67,11 @@ def test_control_frames_between_fragments(msgs, sizes, sender_is_client, ping) -
     assert pongs == [Pong(payload=ping)] * len(pings)
 
 
-@given(sizes=chunkings(), code=st.sampled_from([1000, 1001, 1011, 3000, 4999]), reason=st.text(max_size=30))
+@given(
+    sizes=chunkings(),
+    code=st.sampled_from([1000, 1001, 1011, 3000, 4999]),
+    reason=st.text(max_size=30),
+)
 def test_close_handshake_completes(sizes, code, reason) -> None:
     reason = reason.encode()[:123].decode("utf-8", "ignore")
     pair = ConnectionPair()

@@ -57,7 +57,7 @@ class PairMachine(RuleBasedStateMachine):
 
     @rule(is_client=st.booleans())
     def deliver(self, is_client: bool) -> None:
-        name, conn = self.side(is_client)
+        _, conn = self.side(is_client)
         peer_name = "server" if is_client else "client"
         peer = self.pair.other(conn)
         data = conn.data_to_send()
@@ -92,7 +92,9 @@ class PairMachine(RuleBasedStateMachine):
             assert len(terminal) <= 1
             if terminal:
                 assert conn.state is CLOSED
-                assert not [e for e in events[events.index(terminal[0]) + 1 :] if not isinstance(e, Pong)]
+                assert not [
+                    e for e in events[events.index(terminal[0]) + 1 :] if not isinstance(e, Pong)
+                ]
             if isinstance(conn.failure, Exception):
                 assert conn.failure.close_code == 1006  # only EOF can fail a well-behaved pair
 

@@ -9,7 +9,7 @@ from trio_ws.protocol._utf8 import Utf8Decoder
 
 
 def first_bad_index(data: bytes) -> int | None:
-    """Reference: index of the first byte after which no valid UTF-8 can follow (RFC 3629 table)."""
+    """Reference: index of the first byte that no valid UTF-8 can contain there (RFC 3629)."""
     i = 0
     n = len(data)
     while i < n:
@@ -46,7 +46,9 @@ utf8ish = st.lists(
     st.one_of(
         st.characters(exclude_categories=("Cs",)).map(lambda c: c.encode()),
         st.binary(min_size=1, max_size=3),
-        st.sampled_from([b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xc0\xaf", b"\xe0\x80\xaf", b"\xf8"]),
+        st.sampled_from(
+            [b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xc0\xaf", b"\xe0\x80\xaf", b"\xf8"]
+        ),
     ),
     max_size=12,
 ).map(b"".join)

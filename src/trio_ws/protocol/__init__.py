@@ -16,28 +16,59 @@ from ._close import CloseCode as CloseCode
 from ._connection import Connection as Connection
 from ._errors import (
     LocalProtocolError as LocalProtocolError,
+)
+from ._errors import (
     MessageTooBig as MessageTooBig,
+)
+from ._errors import (
     ProtocolError as ProtocolError,
+)
+from ._errors import (
     RemoteProtocolError as RemoteProtocolError,
+)
+from ._errors import (
     WebSocketError as WebSocketError,
 )
 from ._events import (
     AcceptConnection as AcceptConnection,
+)
+from ._events import (
     BytesMessage as BytesMessage,
+)
+from ._events import (
     CloseConnection as CloseConnection,
+)
+from ._events import (
     ConnectionFailed as ConnectionFailed,
+)
+from ._events import (
     Event as Event,
+)
+from ._events import (
     Headers as Headers,
+)
+from ._events import (
     Message as Message,
+)
+from ._events import (
     Ping as Ping,
+)
+from ._events import (
     Pong as Pong,
+)
+from ._events import (
     RejectConnection as RejectConnection,
+)
+from ._events import (
     Request as Request,
+)
+from ._events import (
     TextMessage as TextMessage,
 )
 from ._frames import Opcode as Opcode
 from ._limits import Limits as Limits
-from ._state import ConnectionState as ConnectionState, Role as Role
+from ._state import ConnectionState as ConnectionState
+from ._state import Role as Role
 
 __all__ = [
     "AcceptConnection",

@@ -350,9 +350,10 @@ class Connection:
             data, extensions = handshake.accept(event)
             self._extensions = extensions
             self._messages.use_extensions(extensions)
-            names = tuple(data_line for data_line in _extension_values(data))
             self._response = AcceptConnection(
-                subprotocol=event.subprotocol, extensions=names, headers=event.headers
+                subprotocol=event.subprotocol,
+                extensions=handshake.accepted_values,
+                headers=event.headers,
             )
         else:
             assert isinstance(event, RejectConnection)
@@ -499,13 +500,3 @@ class Connection:
         self._frame_left = 0
         self._failure = error
         self._events.append(ConnectionFailed(error=error))
-
-
-def _extension_values(response: bytes) -> list[str]:
-    """Read the Sec-WebSocket-Extensions values back from a 101 response we built."""
-    values = []
-    for line in response.split(b"\r\n"):
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"sec-websocket-extensions":
-            values.append(value.strip().decode("latin-1"))
-    return values

@@ -52,7 +52,9 @@ def _check_headers(headers: object) -> Headers:
         if not _TOKEN.match(name):
             raise LocalProtocolError(f"invalid header name {name!r}")
         if not _FIELD_VALUE.match(value):
-            raise LocalProtocolError(f"invalid value for header {name!r}: CR, LF and NUL are not allowed")
+            raise LocalProtocolError(
+                f"invalid value for header {name!r}: CR, LF and NUL are not allowed"
+            )
     return pairs
 
 
@@ -184,7 +186,8 @@ Message: TypeAlias = TextMessage | BytesMessage
 def _check_control_payload(kind: str, payload: bytes) -> None:
     if len(payload) > MAX_CONTROL_PAYLOAD:
         raise LocalProtocolError(
-            f"{kind} payload is {len(payload)} bytes; control frames carry at most 125 (RFC 6455 §5.5)"
+            f"{kind} payload is {len(payload)} bytes; control frames carry at most 125"
+            " (RFC 6455 §5.5)"
         )
 
 

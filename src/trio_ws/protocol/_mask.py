@@ -66,7 +66,7 @@ def mask_python(data: bytes | bytearray | memoryview, key: bytes) -> bytes:
 mask: Callable[[bytes | bytearray | memoryview, bytes], bytes]
 HAS_SPEEDUPS: bool
 try:
-    from trio_ws.protocol._speedups import mask
+    from ._speedups import mask
 except ImportError:  # not built: no compiler, TRIO_WS_NO_EXTENSIONS=1, or another interpreter
     mask = mask_python
     HAS_SPEEDUPS = False

@@ -37,7 +37,7 @@ from ._events import (
     TextMessage,
 )
 
-__all__ = ["ConnectionState", "Direction", "Role", "TRANSITIONS", "next_state"]
+__all__ = ["TRANSITIONS", "ConnectionState", "Direction", "Role", "next_state"]
 
 
 class Role(Enum):
@@ -106,5 +106,8 @@ TRANSITIONS: dict[tuple[ConnectionState, Direction, type[Event]], ConnectionStat
 def next_state(
     state: ConnectionState, direction: Direction, kind: type[Event]
 ) -> ConnectionState | None:
-    """Return the state after ``kind`` is sent or received in ``state``, or ``None`` if forbidden."""
+    """Return the state after ``kind`` is sent or received in ``state``.
+
+    ``None`` means the event is not allowed in that state.
+    """
     return TRANSITIONS.get((state, direction, kind))
