@@ -24,7 +24,8 @@ from __future__ import annotations
 import logging
 import os
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, TypeAlias, final
 
@@ -139,7 +140,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
 
     @property
     def state(self) -> ConnectionState:
-        """The protocol state: OPEN, CLOSING or CLOSED."""
+        """The protocol state (OPEN, CLOSING or CLOSED)."""
         return self._protocol.state
 
     @property
@@ -255,26 +256,38 @@ class WebSocketConnection(trio.abc.AsyncResource):
 
         The first fragment's type (text or bytes) sets the message type; the others must
         match. Other sends wait until the message is complete; pings and pongs may still go
-        between fragments.
+        between fragments. If the message is interrupted (the iterable raises, a fragment has
+        the wrong type, or the task is cancelled) after a fragment went out, the connection
+        cannot continue and is closed.
 
         Raises:
             ConnectionClosed: the connection is closed or closing.
             TypeError: a fragment's type differs from the first one's.
         """
-        async with self._send_lock:
+        async with self._send_lock, aclosing(_aiter(fragments)) as items:
             self._check_can_send()
             kind: type | None = None
             size = 0
-            async for fragment in _aiter(fragments):
-                this = str if isinstance(fragment, str) else bytes
-                if kind is None:
-                    kind = this
-                elif this is not kind:
-                    raise TypeError("all fragments of a message must be str, or all bytes-like")
-                self._check_can_send()
-                self._protocol.send(_message_event(fragment, False), compress=compress)
-                size += len(fragment)
-                await self._flush()
+            try:
+                async for fragment in items:
+                    this = str if isinstance(fragment, str) else bytes
+                    if kind is None:
+                        kind = this
+                    elif this is not kind:
+                        raise TypeError(
+                            "all fragments of a message must be str, or all bytes-like"
+                        )
+                    self._check_can_send()
+                    self._protocol.send(_message_event(fragment, False), compress=compress)
+                    size += len(fragment)
+                    await self._flush()
+            except BaseException:
+                if kind is not None:
+                    # Half a message went out and nothing else may follow it on the wire:
+                    # the connection cannot go on.
+                    self._closed_detail = "a fragmented message was interrupted"
+                    self._finish()
+                raise
             self._check_can_send()
             self._protocol.send(TextMessage(data="") if kind is str else BytesMessage(data=b""))
             self._counters[0] += 1
@@ -386,18 +399,17 @@ class WebSocketConnection(trio.abc.AsyncResource):
         finally:
             self._receiving = False
 
-    def __aiter__(self) -> AsyncIterator[str | bytes]:
-        return self._iterate()
+    def __aiter__(self) -> WebSocketConnection:
+        return self
 
-    async def _iterate(self) -> AsyncIterator[str | bytes]:
-        while True:
-            try:
-                message = await self.receive()
-            except ConnectionClosed as exc:
-                if exc.code in (1000, 1001, 1005) and exc.received is not None:
-                    return
-                raise
-            yield message
+    async def __anext__(self) -> str | bytes:
+        """Return the next message; stop quietly when the peer closed with 1000 or 1001."""
+        try:
+            return await self.receive()
+        except ConnectionClosed as exc:
+            if exc.code in (1000, 1001, 1005) and exc.received is not None:
+                raise StopAsyncIteration from None
+            raise
 
     # --- Closing -----------------------------------------------------------------------------
 
@@ -413,11 +425,17 @@ class WebSocketConnection(trio.abc.AsyncResource):
         """
         close = CloseConnection(code=code, reason=reason)  # validates before anything is sent
         try:
-            await self._start_close(close)
+            # One deadline for everything, including getting the send lock from a task that
+            # is blocked writing to a peer that does not read.
             with trio.move_on_after(_timeout(self._options.close_timeout)):
+                await self._start_close(close)
                 await self._done.wait()
         finally:
             await self._abort()
+
+    async def wait_closed(self) -> None:
+        """Wait until the connection is over and its transport closed."""
+        await self._done.wait()
 
     async def _start_close(self, close: CloseConnection) -> None:
         async with self._send_lock:
@@ -624,7 +642,7 @@ def _message_event(message: Data, finished: bool) -> TextMessage | BytesMessage:
     raise TypeError(f"a message is str or bytes-like, not {type(message).__name__}")
 
 
-async def _aiter(items: Iterable[Data] | AsyncIterable[Data]) -> AsyncIterator[Data]:
+async def _aiter(items: Iterable[Data] | AsyncIterable[Data]) -> AsyncGenerator[Data, None]:
     if isinstance(items, AsyncIterable):
         async for item in items:
             yield item

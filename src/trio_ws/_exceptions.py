@@ -63,7 +63,7 @@ class ConnectionClosed(WebSocketError):
 
     @property
     def code(self) -> int:
-        """The close code that describes the end: the peer's if it sent one, else ours, else 1006.
+        """The close code that describes the end (the peer's if it sent one, else ours, else 1006).
 
         1005 stands for a close frame without a code.
         """

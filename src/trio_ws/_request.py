@@ -71,7 +71,7 @@ class WebSocketRequest:
 
     @property
     def target(self) -> str:
-        """The request target: path and query, as sent."""
+        """The request target (path and query), as sent."""
         return self._event.target
 
     @property

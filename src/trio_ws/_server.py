@@ -26,7 +26,7 @@ __all__ = ["Handler", "Server", "serve", "serve_listeners", "serve_stream"]
 
 logger = logging.getLogger("trio_ws")
 
-#: A server handler: receives each request and answers it.
+#: A server handler, called with each request to answer it.
 Handler = Callable[[WebSocketRequest], Awaitable[Any]]
 
 # Accept errors that mean "out of resources for now": wait and retry instead of crashing,
@@ -112,11 +112,17 @@ class Server:
         self._closed.set()
 
     async def _run(self, handler_nursery: trio.Nursery | None, task_status: Any) -> None:
-        async with trio.open_nursery() as nursery:
-            for listener in self._listeners:
-                nursery.start_soon(self._accept_loop, listener, handler_nursery or nursery)
-            task_status.started(self)
-            await self._closed.wait()
+        try:
+            async with trio.open_nursery() as nursery:
+                for listener in self._listeners:
+                    nursery.start_soon(self._accept_loop, listener, handler_nursery or nursery)
+                task_status.started(self)
+                await self._closed.wait()
+        finally:
+            # Cancelled or closed, the listening sockets never outlive serve().
+            with trio.CancelScope(shield=True):
+                for listener in self._listeners:
+                    await trio.aclose_forcefully(listener)
 
     async def _accept_loop(self, listener: trio.abc.Listener[Any], nursery: trio.Nursery) -> None:
         while True:
