@@ -27,7 +27,7 @@ def test_reraise_single_keeps_cause_context_and_traceback() -> None:
     except ValueError as exc:
         original = exc
     tb = original.__traceback__
-    with pytest.raises(ValueError, match="^boom$") as info:
+    with pytest.raises(ValueError, match=r"^boom$") as info:
         reraise_single(ExceptionGroup("g", [original]))
     assert info.value is original
     assert isinstance(original.__cause__, OSError)
