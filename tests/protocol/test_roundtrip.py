@@ -13,6 +13,7 @@ from trio_ws.protocol import (
     Pong,
     TextMessage,
 )
+from trio_ws.protocol.extensions import PerMessageDeflate
 
 from ..strategies import chunkings, messages
 from .pair import ConnectionPair, assemble
@@ -87,3 +88,38 @@ def test_close_handshake_completes(sizes, code, reason) -> None:
     pair.client.receive_eof()
     assert pair.client.should_close_transport()
     assert pair.client.events() == []
+
+
+deflate_settings = st.fixed_dictionaries(
+    {},
+    optional={
+        "server_no_context_takeover": st.booleans(),
+        "client_no_context_takeover": st.booleans(),
+        "server_max_window_bits": st.integers(9, 15),
+        "client_max_window_bits": st.integers(9, 15),
+        "threshold": st.integers(0, 64),
+    },
+)
+
+
+@given(
+    msgs=messages(),
+    sizes=chunkings(),
+    sender_is_client=st.booleans(),
+    client_settings=deflate_settings,
+    server_settings=deflate_settings,
+)
+def test_compressed_messages_arrive_intact(
+    msgs, sizes, sender_is_client, client_settings, server_settings
+) -> None:
+    """The same property with permessage-deflate negotiated from any pair of settings."""
+    pair = ConnectionPair(
+        client_extensions=[PerMessageDeflate(**client_settings)],
+        server_extensions=[PerMessageDeflate(**server_settings)],
+    )
+    pair.handshake()
+    expected = send_all(pair, sender_is_client, msgs)
+    sender = pair.client if sender_is_client else pair.server
+    assert assemble(pair.pump(sender, sizes)) == expected
+    # Whatever was negotiated, both sides agree on it.
+    assert [e.name for e in pair.client.extensions] == [e.name for e in pair.server.extensions]
