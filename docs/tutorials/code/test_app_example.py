@@ -10,6 +10,7 @@ import trio
 import trio.testing
 
 import trio_ws
+import trio_ws.testing
 
 
 # the-app
@@ -29,13 +30,11 @@ async def app(request: trio_ws.WebSocketRequest) -> None:
 
 # the-fixture
 @pytest.fixture
-async def connect(nursery):
-    """Connect a client to ``app`` over an in-memory stream pair."""
+def connect():
+    """Connect a client to ``app`` in memory; each test picks its headers."""
 
     def connect(headers=(("Authorization", "Bearer secret"),)):
-        client_stream, server_stream = trio.testing.memory_stream_pair()
-        nursery.start_soon(trio_ws.serve_stream, app, server_stream)
-        return trio_ws.open_websocket_stream(client_stream, host="test", headers=headers)
+        return trio_ws.testing.open_memory_websocket(app, headers=headers)
 
     return connect
 
