@@ -56,6 +56,8 @@ async def open_memory_websocket(
             write waits for the reader, which makes backpressure visible) instead of
             :func:`trio.testing.memory_stream_pair`.
     """
+    client_stream: trio.abc.Stream
+    server_stream: trio.abc.Stream
     if lockstep:
         client_stream, server_stream = trio.testing.lockstep_stream_pair()
     else:
