@@ -579,7 +579,12 @@ class WebSocketConnection(trio.abc.AsyncResource):
                         self._queue_not_empty.unpark()
                     if protocol.should_close_transport() or not data:
                         # Closing: wait for the lock so the close echo goes out before the
-                        # transport closes (bounded by close_timeout via the deadline).
+                        # transport closes, but never longer than close_timeout (a task may
+                        # hold the lock, blocked writing to a peer that does not read).
+                        if scope.deadline == float("inf"):
+                            scope.deadline = trio.current_time() + _timeout(
+                                self._options.close_timeout
+                            )
                         await self._flush_locked()
                         break
                     if not self._send_lock.locked():

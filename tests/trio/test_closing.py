@@ -159,3 +159,32 @@ async def test_protocol_error_from_peer() -> None:
             assert "masked frame from the server" in str(info.value)
             opcode, payload = await peer.read_frame()
             assert (opcode, payload[:2]) == (0x8, b"\x03\xea")
+
+
+async def test_close_echo_waits_for_a_blocked_sender_at_most_close_timeout(autojump_clock) -> None:
+    """The peer closes while our handler is stuck sending to it: we still finish in time."""
+    side = ServerSide()
+    client_stream, server_stream = trio.testing.lockstep_stream_pair()
+    peer = RawPeer(client_stream)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(
+            lambda: trio_ws.serve_stream(side, server_stream, options=options(close_timeout=3))
+        )
+        await peer.stream.send_all(
+            b"GET / HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        await peer.read_until(b"\r\n\r\n")
+        await side.ready.wait()
+        assert side.ws is not None
+
+        async def stuck_send() -> None:
+            with pytest.raises(trio_ws.ConnectionClosed):
+                await side.ws.send(b"x" * 100_000)  # blocks: the peer never reads
+
+        nursery.start_soon(stuck_send)
+        await trio.testing.wait_all_tasks_blocked()
+        start = trio.current_time()
+        await peer.send_frame(0x8, b"\x03\xe8", mask=True)
+        await side.ws.wait_closed()
+        assert trio.current_time() - start <= 3.01
