@@ -18,6 +18,12 @@ The server::
 The sans-IO protocol core underneath is :mod:`trio_ws.protocol`.
 """
 
+from ._broadcast import (
+    BroadcastResult as BroadcastResult,
+)
+from ._broadcast import (
+    broadcast as broadcast,
+)
 from ._client import (
     connect_stream as connect_stream,
 )
@@ -60,8 +66,21 @@ from ._exceptions import (
 from ._exceptions import (
     InvalidURI as InvalidURI,
 )
+from ._exceptions import (
+    ProxyError as ProxyError,
+)
 from ._options import Options as Options
+from ._reconnect import (
+    Reconnector as Reconnector,
+)
+from ._reconnect import (
+    reconnecting as reconnecting,
+)
+from ._reconnect import (
+    should_reconnect as should_reconnect,
+)
 from ._request import WebSocketRequest as WebSocketRequest
+from ._router import Router as Router
 from ._server import (
     Handler as Handler,
 )
@@ -77,6 +96,7 @@ from ._server import (
 from ._server import (
     serve_stream as serve_stream,
 )
+from ._unix import serve_unix as serve_unix
 from ._version import __version__ as __version__
 from .protocol import (
     CloseCode as CloseCode,
@@ -98,6 +118,7 @@ from .protocol import (
 )
 
 __all__ = [
+    "BroadcastResult",
     "CloseCode",
     "ConnectionClosed",
     "ConnectionClosedError",
@@ -114,18 +135,25 @@ __all__ = [
     "MessageTooBig",
     "Options",
     "ProtocolError",
+    "ProxyError",
+    "Reconnector",
     "RemoteProtocolError",
+    "Router",
     "Server",
     "WebSocketConnection",
     "WebSocketError",
     "WebSocketRequest",
     "__version__",
+    "broadcast",
     "connect_stream",
     "open_websocket",
     "open_websocket_stream",
+    "reconnecting",
     "serve",
     "serve_listeners",
     "serve_stream",
+    "serve_unix",
+    "should_reconnect",
 ]
 
 

@@ -1,18 +1,29 @@
-"""The client: open_websocket() for ws:// and wss:// URIs, or over any trio stream."""
+"""The client: open_websocket() for ws:// and wss:// URIs, or over any trio stream.
+
+open_websocket() reaches the server directly, through an HTTP CONNECT proxy (_proxy.py) or
+over a Unix socket, follows redirects, and hands the stream to connect_stream(), which runs
+the handshake. reconnecting() (_reconnect.py) reuses client_plan() and connect_plan().
+"""
 
 from __future__ import annotations
 
+import itertools
+import os
 import ssl
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urldefrag, urljoin, urlsplit
 
 import trio
 
 from ._connection import WebSocketConnection
-from ._exceptions import HandshakeRejected, HandshakeTimeout, InvalidHandshake
+from ._exceptions import HandshakeRejected, HandshakeTimeout, InvalidHandshake, InvalidURI
 from ._groups import reraise_single
 from ._options import RECEIVE_SIZE, Compression, Options
-from ._url import parse_uri
+from ._proxy import ProxySetting, ProxyURL, choose_proxy, open_tunnel, parse_proxy_url
+from ._url import WebSocketURI, parse_uri
 from .protocol import (
     AcceptConnection,
     Connection,
@@ -28,6 +39,13 @@ __all__ = ["connect_stream", "open_websocket", "open_websocket_stream"]
 HeaderList = Sequence[tuple[str, str]]
 
 
+#: Statuses that redirect (RFC 9110 §15.4), when they come with a Location header.
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+#: Header fields of the user's that never follow a redirect to another origin.
+_CREDENTIAL_HEADERS = frozenset({"authorization", "cookie"})
+
+
 @asynccontextmanager
 async def open_websocket(
     url: str,
@@ -37,6 +55,9 @@ async def open_websocket(
     origin: str | None = None,
     compression: Compression = "deflate",
     ssl_context: ssl.SSLContext | None = None,
+    proxy: ProxySetting = None,
+    max_redirects: int = 10,
+    unix_socket_path: str | os.PathLike[str] | None = None,
     max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
     max_queue: int = 16,
     ping_interval: float | None = 20.0,
@@ -56,6 +77,12 @@ async def open_websocket(
     for the server, and closes the TCP connection. Exceptions raised in the block come out
     as themselves.
 
+    Redirects (301, 302, 303, 307, 308 with a ``Location``) are followed, up to
+    ``max_redirects``. A relative Location is resolved against the current URL, and
+    ``http://``/``https://`` Locations mean ``ws://``/``wss://``. ``ws://`` may redirect to
+    ``wss://`` but never the other way. When the origin (scheme, host, port) changes, the
+    ``Authorization`` and ``Cookie`` fields of ``headers`` are not sent there.
+
     Args:
         url: A ``ws://`` or ``wss://`` URI.
         subprotocols: Subprotocols to offer, in order of preference.
@@ -63,21 +90,103 @@ async def open_websocket(
         origin: The Origin header to send, if any.
         compression: ``"deflate"`` to offer permessage-deflate, ``None`` for no compression.
         ssl_context: TLS settings for ``wss://`` (a default context otherwise).
+        proxy: An HTTP proxy to tunnel through with ``CONNECT``, as
+            ``http://[user:password@]host:port``; ``None`` (the default) takes it from the
+            environment (``https_proxy`` for ``wss://``, ``http_proxy`` for ``ws://``, then
+            ``all_proxy``, unless ``no_proxy`` lists the host); ``False`` never uses one.
+        max_redirects: Redirects to follow before giving up (0: a redirect raises
+            :exc:`HandshakeRejected` like any other status).
+        unix_socket_path: Connect to this Unix socket instead of the URL's host and port,
+            which then only fill the ``Host`` header (and TLS's server name for ``wss://``).
         max_message_size: Largest incoming message in bytes (``None``: no limit).
         max_queue: Incoming messages buffered before reading pauses.
         ping_interval: Seconds between keepalive pings (``None``: no keepalive).
         ping_timeout: Seconds to wait for a keepalive pong before closing with 1011.
         close_timeout: Seconds to wait for the closing handshake.
-        open_timeout: Seconds for TCP connect, TLS and the opening handshake.
+        open_timeout: Seconds for everything before the connection is open: TCP connect,
+            proxy tunnel, TLS, the opening handshake, and redirects.
 
     Raises:
-        InvalidURI: ``url`` is not a valid WebSocket URI.
-        HandshakeRejected: the server answered with another status than 101.
-        InvalidHandshake: the server's answer broke the protocol.
+        InvalidURI: ``url`` (or ``proxy``) is not a valid URI.
+        HandshakeRejected: the server answered with another status than 101 (and not a
+            redirect that could be followed).
+        InvalidHandshake: the server's answer broke the protocol, or a redirect was refused
+            (``wss://`` to ``ws://``, not a WebSocket URL, more than ``max_redirects``).
+        ProxyError: the proxy refused to open the tunnel (407: it wants credentials).
         HandshakeTimeout: ``open_timeout`` ran out.
         OSError: the TCP connection failed.
     """
+    plan = client_plan(
+        url,
+        subprotocols=subprotocols,
+        headers=headers,
+        origin=origin,
+        compression=compression,
+        ssl_context=ssl_context,
+        proxy=proxy,
+        max_redirects=max_redirects,
+        unix_socket_path=unix_socket_path,
+        max_message_size=max_message_size,
+        max_queue=max_queue,
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
+        close_timeout=close_timeout,
+        open_timeout=open_timeout,
+    )
+    try:
+        async with trio.open_nursery() as nursery:
+            ws = await connect_plan(nursery, plan)
+            async with _closing(ws):
+                yield ws
+    except BaseExceptionGroup as group:
+        reraise_single(group)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClientPlan:
+    """Everything needed to (re)connect to a URL: what open_websocket() was given, checked."""
+
+    url: str
+    uri: WebSocketURI
+    subprotocols: tuple[str, ...]
+    headers: tuple[tuple[str, str], ...]
+    ssl_context: ssl.SSLContext | None
+    proxy: ProxyURL | Literal[False] | None
+    max_redirects: int
+    unix_socket_path: str | os.PathLike[str] | None
+    options: Options
+
+
+def client_plan(
+    url: str,
+    *,
+    subprotocols: Sequence[str],
+    headers: HeaderList,
+    origin: str | None,
+    compression: Compression,
+    ssl_context: ssl.SSLContext | None,
+    proxy: ProxySetting,
+    max_redirects: int,
+    unix_socket_path: str | os.PathLike[str] | None,
+    max_message_size: int | None,
+    max_queue: int,
+    ping_interval: float | None,
+    ping_timeout: float | None,
+    close_timeout: float | None,
+    open_timeout: float | None,
+) -> ClientPlan:
+    """Check the client's arguments once and gather them.
+
+    Raises:
+        InvalidURI: ``url`` or ``proxy`` is not valid.
+        ValueError: an argument is out of range, or ``proxy`` and ``unix_socket_path`` are
+            both given.
+    """
     uri = parse_uri(url)
+    if max_redirects < 0:
+        raise ValueError(f"max_redirects must be 0 or more, not {max_redirects}")
+    if unix_socket_path is not None and proxy not in (None, False):
+        raise ValueError("proxy and unix_socket_path cannot be used together")
     options = Options(
         compression=compression,
         max_message_size=max_message_size,
@@ -87,36 +196,138 @@ async def open_websocket(
         close_timeout=close_timeout,
         open_timeout=open_timeout,
     )
-    request_headers = list(headers)
+    request_headers = tuple(headers)
     if origin is not None:
-        request_headers.append(("Origin", origin))
-    try:
-        async with trio.open_nursery() as nursery:
-            with _open_timer(options, f"{uri.host}:{uri.port}"):
-                stream: trio.abc.Stream = await trio.open_tcp_stream(uri.host, uri.port)
-                try:
-                    if uri.secure:
-                        context = ssl_context or ssl.create_default_context()
-                        stream = trio.SSLStream(
-                            stream, context, server_hostname=uri.host, https_compatible=True
-                        )
-                        await stream.do_handshake()
-                    ws = await connect_stream(
-                        nursery,
-                        stream,
-                        host=uri.host_header,
-                        target=uri.target,
-                        subprotocols=subprotocols,
-                        headers=request_headers,
-                        options=options,
-                    )
-                except BaseException:
-                    await trio.aclose_forcefully(stream)
+        request_headers += (("Origin", origin),)
+    return ClientPlan(
+        url=url,
+        uri=uri,
+        subprotocols=tuple(subprotocols),
+        headers=request_headers,
+        ssl_context=ssl_context,
+        # An explicit proxy URL is parsed now, so a bad one fails before any I/O. The
+        # environment is read on every connection (and hop): no_proxy depends on the host.
+        proxy=parse_proxy_url(proxy) if isinstance(proxy, str) else proxy,
+        max_redirects=max_redirects,
+        unix_socket_path=unix_socket_path,
+        options=options,
+    )
+
+
+async def connect_plan(nursery: trio.Nursery, plan: ClientPlan) -> WebSocketConnection:
+    """Open the transport, run the handshake and follow redirects, under ``open_timeout``.
+
+    The connection's tasks run in ``nursery``; closing the connection is the caller's job.
+    """
+    url, uri, headers = plan.url, plan.uri, plan.headers
+    with _open_timer(plan.options, f"{uri.host}:{uri.port}"):
+        for hop in itertools.count():
+            stream = await _open_transport(plan, uri)
+            try:
+                return await connect_stream(
+                    nursery,
+                    stream,
+                    host=uri.host_header,
+                    target=uri.target,
+                    subprotocols=plan.subprotocols,
+                    headers=headers,
+                    options=plan.options,
+                )
+            except HandshakeRejected as exc:
+                await trio.aclose_forcefully(stream)
+                location = _location(exc) if plan.max_redirects else None
+                if location is None:
                     raise
-            async with _closing(ws):
-                yield ws
-    except BaseExceptionGroup as group:
-        reraise_single(group)
+                if hop >= plan.max_redirects:
+                    raise InvalidHandshake(f"too many redirects ({plan.max_redirects})") from exc
+                try:
+                    new_url, new_uri = _follow(url, uri, location)
+                except InvalidHandshake as refused:
+                    raise refused from exc  # the response stays reachable as the cause
+                if _origin(new_uri) != _origin(uri):
+                    if plan.unix_socket_path is not None:
+                        raise InvalidHandshake(
+                            f"server redirected to another origin ({new_url}), which the "
+                            "Unix socket does not lead to"
+                        ) from exc
+                    headers = tuple(
+                        (name, value)
+                        for name, value in headers
+                        if name.lower() not in _CREDENTIAL_HEADERS
+                    )
+                url, uri = new_url, new_uri
+            except BaseException:
+                await trio.aclose_forcefully(stream)
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _open_transport(plan: ClientPlan, uri: WebSocketURI) -> trio.abc.Stream:
+    """A stream to the server: over TCP, a proxy tunnel or a Unix socket; TLS for wss://."""
+    stream: trio.abc.Stream
+    if plan.unix_socket_path is not None:
+        stream = await trio.open_unix_socket(plan.unix_socket_path)
+    else:
+        if plan.proxy is None:  # from the environment
+            proxy = choose_proxy(None, secure=uri.secure, host=uri.host, port=uri.port)
+        else:
+            proxy = plan.proxy or None
+        if proxy is None:
+            stream = await trio.open_tcp_stream(uri.host, uri.port)
+        else:
+            stream = await open_tunnel(proxy, uri.host, uri.port)
+    if uri.secure:
+        try:
+            context = plan.ssl_context or ssl.create_default_context()
+            stream = trio.SSLStream(
+                stream, context, server_hostname=uri.host, https_compatible=True
+            )
+            await stream.do_handshake()
+        except BaseException:
+            await trio.aclose_forcefully(stream)
+            raise
+    return stream
+
+
+def _location(exc: HandshakeRejected) -> str | None:
+    """The Location of a redirect, or ``None`` if ``exc`` is not one."""
+    if exc.status_code not in REDIRECT_STATUSES:
+        return None
+    for name, value in exc.headers:
+        if name.lower() == "location" and value.strip():
+            return value.strip()
+    return None
+
+
+def _follow(url: str, uri: WebSocketURI, location: str) -> tuple[str, WebSocketURI]:
+    """Resolve a redirect's Location against ``url``, and check it may be followed.
+
+    ``http``/``https`` Locations map to ``ws``/``wss``: servers and frameworks often build
+    Locations with the HTTP schemes, and the handshake *is* an HTTP request.
+
+    Raises:
+        InvalidHandshake: not a WebSocket (or HTTP) URL, a downgrade from ``wss://`` to
+            ``ws://``, or an invalid URI.
+    """
+    target, _ = urldefrag(urljoin(url, location))  # a fragment has no meaning here
+    parts = urlsplit(target)
+    scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme.lower())
+    if scheme is None:
+        raise InvalidHandshake(f"server redirected to {target!r}, which is not a WebSocket URL")
+    new_url = parts._replace(scheme=scheme).geturl()
+    if uri.secure and scheme == "ws":
+        raise InvalidHandshake(
+            f"server redirected from {url!r} to {new_url!r}: "
+            "refusing to downgrade from wss:// to ws://"
+        )
+    try:
+        return new_url, parse_uri(new_url)
+    except InvalidURI as exc:
+        raise InvalidHandshake(f"server redirected to an invalid URI: {exc}") from None
+
+
+def _origin(uri: WebSocketURI) -> tuple[bool, str, int]:
+    return uri.secure, uri.host.lower(), uri.port
 
 
 @asynccontextmanager

@@ -57,6 +57,12 @@ logger = logging.getLogger("trio_ws")
 Data: TypeAlias = str | bytes | bytearray | memoryview
 
 _OPEN = ConnectionState.OPEN
+#: A payload chunk this large is written on its own rather than joined to its frame header
+#: (see _flush); equal to the core's threshold for queueing the two apart.
+_SEPARATE_WRITE = 65536
+#: The largest read, while reads keep filling their buffer (see _reader). With the receive
+#: queue's 16 pieces, at most 4 MiB wait in the queue of a reader that is reading ahead.
+_MAX_RECEIVE_SIZE = 4 * RECEIVE_SIZE
 
 
 @final
@@ -117,6 +123,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
         self._queue_not_empty = trio.lowlevel.ParkingLot()
         self._queue_not_full = trio.lowlevel.ParkingLot()
         self._receiving = False
+        self._undelivered = 0  # pieces the reader holds, waiting for room in the queue
         self._partial: list[Any] = []
         self._pings: dict[bytes, tuple[trio.Event, float]] = {}
         self._last_rtt: float | None = None
@@ -242,12 +249,24 @@ class WebSocketConnection(trio.abc.AsyncResource):
             TypeError: ``message`` is neither text nor bytes-like.
         """
         event = _message_event(message, True)
-        async with self._send_lock:
+        # Fast path (performance): take a free lock without ``await lock.acquire()``, whose
+        # extra schedule point costs a pass through Trio's run loop per message. ``send`` stays
+        # a checkpoint: the ``send_all`` in _flush() is one (it checks for cancellation before
+        # writing and yields after), and a message always has bytes to write.
+        lock = self._send_lock
+        try:
+            lock.acquire_nowait()
+        except trio.WouldBlock:
+            await lock.acquire()
+        try:
             self._check_can_send()
             self._protocol.send(event, compress=compress)
-            self._counters[0] += 1
-            self._counters[1] += len(message)
+            counters = self._counters
+            counters[0] += 1
+            counters[1] += len(message)
             await self._flush()
+        finally:
+            lock.release()
 
     async def send_fragments(
         self, fragments: Iterable[Data] | AsyncIterable[Data], *, compress: bool | None = None
@@ -350,8 +369,12 @@ class WebSocketConnection(trio.abc.AsyncResource):
         """
         self._enter_receive()
         try:
-            await trio.lowlevel.checkpoint()
             parts = self._partial
+            if self._queue or not self._reader_may_deliver():
+                await trio.lowlevel.checkpoint()
+            # else (performance): _next_piece() parks, and parking is itself a checkpoint (a
+            # cancellation point and a schedule point), so a receive that waits for the reader
+            # does not pay for a second pass through Trio's run loop.
             while True:
                 piece = await self._next_piece()
                 if piece.message_finished and not parts:
@@ -483,19 +506,34 @@ class WebSocketConnection(trio.abc.AsyncResource):
 
     def _reader_may_deliver(self) -> bool:
         # While CLOSING the peer may still send messages; once the protocol is CLOSED or the
-        # transport is gone nothing more arrives.
+        # transport is gone nothing more arrives, except pieces the reader read before the
+        # close and still holds because the queue was full.
+        if self._undelivered:
+            return True
         return not self._done.is_set() and self._protocol.state is not ConnectionState.CLOSED
 
     async def _flush(self) -> None:
         """Write what the core has queued. Call with the send lock held."""
-        while data := self._protocol.data_to_send():
-            try:
-                await self._stream.send_all(data)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                self._closed_detail = self._closed_detail or "the transport broke while sending"
-                self._finish()
-                raise self._closed_exception() from None
-            self._counters[4] += len(data)
+        protocol = self._protocol
+        while chunks := protocol._take_output():
+            # Performance: the core queues a large frame as header and payload; writing them
+            # with two send_all() calls saves copying the payload behind its header, which
+            # costs more than the second call from 64 KiB on. Small chunks are joined into one
+            # write (a send lock holder also writes the pongs queued meanwhile).
+            if len(chunks) == 1 or (len(chunks) == 2 and len(chunks[1]) >= _SEPARATE_WRITE):
+                writes = chunks
+            else:
+                writes = [b"".join(chunks)]
+            for data in writes:
+                try:
+                    await self._stream.send_all(data)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    self._closed_detail = (
+                        self._closed_detail or "the transport broke while sending"
+                    )
+                    self._finish()
+                    raise self._closed_exception() from None
+                self._counters[4] += len(data)
 
     def _finish(self) -> None:
         """Mark the transport finished and wake every waiter."""
@@ -556,26 +594,45 @@ class WebSocketConnection(trio.abc.AsyncResource):
         stream = self._stream
         max_queue = self._options.max_queue
         scope = self._reader_scope
+        size = RECEIVE_SIZE
         try:
             with scope:
-                while True:
+                # Frames that arrived along with the handshake were handled before this task
+                # started; send what the core queued in reply (a pong, a close echo).
+                if protocol.has_data_to_send():
+                    await self._flush_locked()
+                while not protocol.should_close_transport():
                     if protocol.close_expected() and scope.deadline == float("inf"):
                         scope.deadline = trio.current_time() + _timeout(
                             self._options.close_timeout
                         )
                     try:
-                        data = await stream.receive_some(RECEIVE_SIZE)
+                        data = await stream.receive_some(size)
                     except (trio.BrokenResourceError, trio.ClosedResourceError):
                         data = b""
+                    # Performance: a read that filled its buffer means a large message is
+                    # streaming in; read 4 times more next time (up to _MAX_RECEIVE_SIZE), so
+                    # that a 1 MiB message takes 5 reads and run-loop passes rather than 16.
+                    # Any shorter read goes back to RECEIVE_SIZE, so small messages never pay
+                    # for a large allocation.
+                    size = min(size * 4, _MAX_RECEIVE_SIZE) if len(data) == size else RECEIVE_SIZE
                     if data:
                         self._counters[5] += len(data)
                         protocol.receive_data(data)
                     else:
                         protocol.receive_eof()
-                    for piece in self._handle_events(protocol.events()):
+                    pieces = self._handle_events(protocol.events())
+                    self._undelivered = len(pieces)
+                    for piece in pieces:
                         while len(self._queue) >= max_queue:
-                            await self._queue_not_full.park()  # backpressure: stop reading
+                            # Backpressure: stop reading. Replies the core owes (a pong, a
+                            # close echo) go out first; they must not wait for the app.
+                            if protocol.has_data_to_send() and not self._send_lock.locked():
+                                await self._flush_locked()
+                            else:
+                                await self._queue_not_full.park()
                         self._queue.append(piece)
+                        self._undelivered -= 1
                         self._queue_not_empty.unpark()
                     if protocol.should_close_transport() or not data:
                         # Closing: wait for the lock so the close echo goes out before the
@@ -587,7 +644,9 @@ class WebSocketConnection(trio.abc.AsyncResource):
                             )
                         await self._flush_locked()
                         break
-                    if not self._send_lock.locked():
+                    # Performance: only take the lock (one more pass through the run loop)
+                    # when the core queued bytes of its own, a pong or a close echo.
+                    if protocol.has_data_to_send() and not self._send_lock.locked():
                         await self._flush_locked()
             if scope.cancelled_caught and not self._done.is_set():
                 self._closed_detail = self._closed_detail or "timed out waiting for the peer"
@@ -595,7 +654,10 @@ class WebSocketConnection(trio.abc.AsyncResource):
             logger.exception("trio_ws: internal error in the reader task")
             self._closed_detail = "internal error in the reader task"
         finally:
+            # Pieces still held here will never reach the queue: stop receivers waiting.
+            self._undelivered = 0
             self._finish()
+            self._queue_not_empty.unpark_all()
             with trio.CancelScope(shield=True):
                 await trio.aclose_forcefully(stream)
 

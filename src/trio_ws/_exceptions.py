@@ -13,7 +13,8 @@ Hierarchy::
     ├── HandshakeError                  the opening handshake failed
     │   ├── HandshakeRejected           the server answered with another status than 101
     │   ├── InvalidHandshake            the server's answer broke RFC 6455 §4
-    │   └── HandshakeTimeout            open_timeout ran out (also a trio.TooSlowError)
+    │   ├── HandshakeTimeout            open_timeout ran out (also a trio.TooSlowError)
+    │   └── ProxyError                  the HTTP proxy refused the CONNECT tunnel
     └── InvalidURI                      not a ws:// or wss:// URI (also a ValueError)
 """
 
@@ -32,6 +33,7 @@ __all__ = [
     "HandshakeTimeout",
     "InvalidHandshake",
     "InvalidURI",
+    "ProxyError",
 ]
 
 #: Codes that mean the connection ended as intended. 1005: a close frame without a code.
@@ -137,6 +139,21 @@ class InvalidHandshake(HandshakeError):
 
 class HandshakeTimeout(HandshakeError, trio.TooSlowError):
     """The TCP connection, TLS or the opening handshake took longer than ``open_timeout``."""
+
+
+class ProxyError(HandshakeError):
+    """The HTTP proxy did not open a tunnel to the server (``CONNECT`` refused or broken).
+
+    Args:
+        message: What went wrong, in words.
+        status_code: The proxy's HTTP status (407: it wants credentials), or ``None`` when
+            its answer was not a valid HTTP response or never came.
+    """
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        #: The proxy's HTTP status, or ``None``.
+        self.status_code = status_code
+        super().__init__(message)
 
 
 class InvalidURI(WebSocketError, ValueError):

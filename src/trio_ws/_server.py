@@ -59,6 +59,7 @@ class Server:
         self._idle.set()
         self._closing = False
         self._closed = trio.Event()
+        self._ports = _tcp_ports(self._listeners)
 
     def __repr__(self) -> str:
         return f"<Server ports={self.ports} connections={len(self._connections)}>"
@@ -70,14 +71,11 @@ class Server:
 
     @property
     def ports(self) -> list[int]:
-        """The TCP ports bound (one per listener that has a socket)."""
-        ports = []
-        for listener in self._listeners:
-            inner = getattr(listener, "transport_listener", listener)
-            sock = getattr(inner, "socket", None)
-            if sock is not None:
-                ports.append(sock.getsockname()[1])
-        return ports
+        """The TCP ports bound, one per TCP listener (none for Unix sockets).
+
+        Read when the server starts, so they stay available after :meth:`aclose`.
+        """
+        return list(self._ports)
 
     @property
     def port(self) -> int:
@@ -273,6 +271,7 @@ async def _serve_connection(
     protocol = Connection(Role.SERVER, extensions=options.extensions(), limits=options.limits())
     try:
         timeout = options.open_timeout
+        event: Request | None = None
         with trio.move_on_after(float("inf") if timeout is None else timeout):
             event = await _read_request(stream, protocol)
         if event is None:
@@ -326,3 +325,14 @@ async def _send_quietly(stream: trio.abc.Stream, data: bytes) -> None:
             await stream.send_all(data)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
+
+
+def _tcp_ports(listeners: Sequence[trio.abc.Listener[Any]]) -> list[int]:
+    ports = []
+    for listener in listeners:
+        inner = getattr(listener, "transport_listener", listener)
+        sock = getattr(inner, "socket", None)
+        address = sock.getsockname() if sock is not None else None
+        if isinstance(address, tuple):  # (host, port) or (host, port, flow, scope); not a path
+            ports.append(address[1])
+    return ports

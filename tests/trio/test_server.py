@@ -197,3 +197,11 @@ async def test_handler_nursery() -> None:
                     await ws.send("x")
                     assert await ws.receive() == "x"
                 await server.aclose()
+
+
+async def test_ports_are_kept_after_aclose() -> None:
+    with trio.fail_after(10):
+        async with running_server(echo) as server:
+            port = server.port
+        assert server.port == port
+        assert server.ports == [port]

@@ -103,10 +103,17 @@ def serialize_frame(
     fin: bool = True,
     rsv: int = 0,
     mask_key: bytes | None = None,
+    length: int | None = None,
 ) -> bytes:
-    """Build one frame. Lengths use the shortest encoding; ``mask_key`` masks the payload."""
+    """Build one frame. Lengths use the shortest encoding; ``mask_key`` masks the payload.
+
+    With ``length``, build only the header (and masking key) of a frame whose ``length``-byte
+    payload the caller sends after it: large payloads are then not copied behind the header.
+    """
     b0 = (0x80 if fin else 0) | rsv | opcode
-    length = len(payload)
+    header_only = length is not None
+    if length is None:
+        length = len(payload)
     mask_bit = 0x80 if mask_key is not None else 0
     if length < 126:
         header = bytes((b0, mask_bit | length))
@@ -114,6 +121,8 @@ def serialize_frame(
         header = _HEAD_16.pack(b0, mask_bit | 126, length)
     else:
         header = _HEAD_64.pack(b0, mask_bit | 127, length)
+    if header_only:
+        return header if mask_key is None else header + mask_key
     if mask_key is not None:
         return header + mask_key + mask(payload, mask_key)
     return header + payload

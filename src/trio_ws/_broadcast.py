@@ -1,0 +1,121 @@
+"""broadcast(): one message to many connections, where a slow receiver delays nobody.
+
+Design. Every open connection gets the message from a task of its own, so the sends run
+concurrently and a receiver that does not read only holds up its own task. Each send is
+bounded by ``timeout``: a connection whose send has not completed by then is *dropped*, that
+is aborted: its transport is closed at once, without a closing handshake. Waiting longer
+would let one peer hold up the whole broadcast; skipping the message for that peer and
+carrying on would leave it silently out of date; and a close frame could not reach a peer
+that is not reading anyway (and the interrupted frame may be half written, which leaves
+nothing valid to send after it). The peer sees the connection end with 1006, and the task
+that serves it sees :exc:`~trio_ws.ConnectionClosedError` on its next call.
+
+Connections that are already closed or closing are *skipped* without a task. The summary
+lists which connections got the message, which were dropped and which were skipped, so
+that a pub/sub hub can forget the dropped and skipped ones.
+
+Each connection encodes the message itself (through its public
+:meth:`~trio_ws.WebSocketConnection.send`), because compression contexts and client masks
+differ per connection; encoding once for the connections that could share the bytes is
+left to a hook in the connection layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import final
+
+import trio
+
+from ._connection import Data, WebSocketConnection
+from ._exceptions import ConnectionClosed
+
+__all__ = ["BroadcastResult", "broadcast"]
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class BroadcastResult:
+    """What :func:`broadcast` did with each connection, in the order they were given."""
+
+    #: Connections whose send completed (the message was handed to their transport).
+    delivered: tuple[WebSocketConnection, ...]
+    #: Connections whose send did not complete within the timeout; they were aborted.
+    dropped: tuple[WebSocketConnection, ...]
+    #: Connections that were closed or closing, before or during the send, so not sent to.
+    skipped: tuple[WebSocketConnection, ...]
+
+
+_DELIVERED, _DROPPED, _SKIPPED = 0, 1, 2
+
+
+async def broadcast(
+    connections: Iterable[WebSocketConnection],
+    message: Data,
+    *,
+    timeout: float | None = 5.0,
+    compress: bool | None = None,
+) -> BroadcastResult:
+    """Send one message to many connections at once; a slow receiver only delays itself.
+
+    ::
+
+        result = await trio_ws.broadcast(room.connections, "hello, everyone")
+        room.connections.difference_update(result.dropped + result.skipped)
+
+    The sends run concurrently, one task per open connection. A send that has not
+    completed ``timeout`` seconds after the broadcast started drops its connection: the
+    transport is closed at once, without a closing handshake (a peer that does not read
+    could not get a close frame anyway), and the peer sees code 1006. So the call returns
+    within ``timeout`` seconds (plus the time to close the dropped transports), however many
+    receivers stall. Connections already closed or closing are skipped. A connection given
+    more than once gets the message once.
+
+    Args:
+        connections: The connections to send to.
+        message: Text (``str``) or binary (bytes-like) message.
+        timeout: Seconds each send may take, positive, or ``None`` to wait for every
+            receiver however slow.
+        compress: Passed to :meth:`~trio_ws.WebSocketConnection.send`.
+
+    Returns:
+        Which connections got the message, which were dropped and which were skipped.
+
+    Raises:
+        TypeError: ``message`` is neither text nor bytes-like.
+        ValueError: ``timeout`` is not positive.
+    """
+    if not isinstance(message, str | bytes | bytearray | memoryview):
+        raise TypeError(f"a message is str or bytes-like, not {type(message).__name__}")
+    if timeout is not None and not timeout > 0:
+        raise ValueError(f"timeout must be positive or None, not {timeout}")
+    if isinstance(message, bytearray | memoryview):
+        message = bytes(message)  # one immutable copy, shared by every send
+    targets = list(dict.fromkeys(connections))
+    outcomes = [_SKIPPED] * len(targets)
+    deadline = trio.current_time() + timeout if timeout is not None else float("inf")
+
+    async def send_one(index: int, ws: WebSocketConnection) -> None:
+        with trio.CancelScope(deadline=deadline) as scope:
+            try:
+                await ws.send(message, compress=compress)
+            except ConnectionClosed:
+                return
+            outcomes[index] = _DELIVERED
+        if scope.cancelled_caught:
+            outcomes[index] = _DROPPED
+            # The send was cut short, possibly in the middle of a frame: nothing valid can
+            # follow it on this transport, so close it. The connection's reader sees the
+            # transport gone and ends the connection (1006).
+            await trio.aclose_forcefully(ws.stream)
+
+    async with trio.open_nursery() as nursery:
+        for index, ws in enumerate(targets):
+            if not ws.closed:
+                nursery.start_soon(send_one, index, ws)
+    by_outcome: tuple[list[WebSocketConnection], ...] = ([], [], [])
+    for ws, outcome in zip(targets, outcomes, strict=True):
+        by_outcome[outcome].append(ws)
+    delivered, dropped, skipped = by_outcome
+    return BroadcastResult(tuple(delivered), tuple(dropped), tuple(skipped))
