@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from typing import Any, TypeAlias, final
 import trio
 
 from ._exceptions import ConnectionClosed, connection_closed
+from ._keepalive import Keepalive
 from ._options import RECEIVE_SIZE, Options
 from .protocol import (
     AcceptConnection,
@@ -119,9 +119,11 @@ class WebSocketConnection(trio.abc.AsyncResource):
         self._options = options
         self._nursery = nursery
         self._send_lock = trio.Lock()
-        self._queue: deque[TextMessage | BytesMessage] = deque()
-        self._queue_not_empty = trio.lowlevel.ParkingLot()
-        self._queue_not_full = trio.lowlevel.ParkingLot()
+        # A list, not a deque: it holds at most max_queue pieces, and an empty list costs 56
+        # bytes where an empty deque reserves a 64-slot block (idle connections add up).
+        self._queue: list[TextMessage | BytesMessage] = []
+        self._queue_not_empty = _Wakeup()  # the one receiving task waits here
+        self._queue_not_full = _Wakeup()  # the reader waits here when the queue is full
         self._receiving = False
         self._undelivered = 0  # pieces the reader holds, waiting for room in the queue
         self._partial: list[Any] = []
@@ -132,7 +134,8 @@ class WebSocketConnection(trio.abc.AsyncResource):
         self._closed_detail = ""
         self._done = trio.Event()  # set once the transport is closed
         self._reader_scope = trio.CancelScope()
-        self._keepalive_scope = trio.CancelScope()
+        self._keepalive_scope = trio.CancelScope()  # the keepalive ping in flight, if any
+        self._own_keepalive_scope = trio.CancelScope()  # a client's own Keepalive task
         self._counters = [0, 0, 0, 0, 0, 0]  # msgs/bytes out, msgs/bytes in, wire out/in
 
     # --- Facts ------------------------------------------------------------------------------
@@ -499,9 +502,9 @@ class WebSocketConnection(trio.abc.AsyncResource):
         while not queue:
             if self._ended() and not self._reader_may_deliver():
                 raise self._closed_exception()
-            await self._queue_not_empty.park()
-        piece = queue.popleft()
-        self._queue_not_full.unpark()
+            await self._queue_not_empty.wait()
+        piece = queue.pop(0)
+        self._queue_not_full.wake()
         return piece
 
     def _reader_may_deliver(self) -> bool:
@@ -544,8 +547,9 @@ class WebSocketConnection(trio.abc.AsyncResource):
         # run in the same nursery (the body of ``open_websocket``, a server handler).
         self._reader_scope.cancel()
         self._keepalive_scope.cancel()
-        self._queue_not_empty.unpark_all()
-        self._queue_not_full.unpark_all()
+        self._own_keepalive_scope.cancel()
+        self._queue_not_empty.wake()
+        self._queue_not_full.wake()
         for answered, _ in self._pings.values():
             answered.set()
 
@@ -584,10 +588,19 @@ class WebSocketConnection(trio.abc.AsyncResource):
             if key == payload:
                 break
 
-    def _start_background(self) -> None:
+    def _start_background(self, keepalive: Keepalive | None = None) -> None:
+        """Start the reader, and keepalive pings (with a server's shared ``keepalive``)."""
         self._nursery.start_soon(self._reader)
-        if self._options.ping_interval is not None:
-            self._nursery.start_soon(self._keepalive)
+        interval = self._options.ping_interval
+        if interval is not None:
+            if keepalive is None:
+                keepalive = Keepalive(interval)
+                self._nursery.start_soon(self._run_own_keepalive, keepalive)
+            keepalive.add(self)
+
+    async def _run_own_keepalive(self, keepalive: Keepalive) -> None:
+        with self._own_keepalive_scope:
+            await keepalive.run()
 
     async def _reader(self) -> None:
         protocol = self._protocol
@@ -630,10 +643,10 @@ class WebSocketConnection(trio.abc.AsyncResource):
                             if protocol.has_data_to_send() and not self._send_lock.locked():
                                 await self._flush_locked()
                             else:
-                                await self._queue_not_full.park()
+                                await self._queue_not_full.wait()
                         self._queue.append(piece)
                         self._undelivered -= 1
-                        self._queue_not_empty.unpark()
+                        self._queue_not_empty.wake()
                     if protocol.should_close_transport() or not data:
                         # Closing: wait for the lock so the close echo goes out before the
                         # transport closes, but never longer than close_timeout (a task may
@@ -657,7 +670,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
             # Pieces still held here will never reach the queue: stop receivers waiting.
             self._undelivered = 0
             self._finish()
-            self._queue_not_empty.unpark_all()
+            self._queue_not_empty.wake()
             with trio.CancelScope(shield=True):
                 await trio.aclose_forcefully(stream)
 
@@ -668,33 +681,60 @@ class WebSocketConnection(trio.abc.AsyncResource):
             except ConnectionClosed:
                 pass
 
-    async def _keepalive(self) -> None:
-        interval = self._options.ping_interval
-        assert interval is not None
-        timeout = self._options.ping_timeout
-        with self._keepalive_scope:
-            await self._keepalive_loop(interval, timeout)
+    async def _keepalive_ping(self) -> bool:
+        """Send one keepalive ping; return whether the connection is still worth pinging.
 
-    async def _keepalive_loop(self, interval: float, timeout: float | None) -> None:
-        while True:
-            await trio.sleep(interval)
-            if self.closed:
-                return
-            try:
-                with trio.fail_after(_timeout(timeout)):
-                    await self.ping()
-            except trio.TooSlowError:
-                self._closed_detail = f"keepalive ping timeout: no pong within {timeout} s"
-                logger.info("trio_ws: closing %r: %s", self, self._closed_detail)
-                await self._start_close(
-                    CloseConnection(code=1011, reason="keepalive ping timeout")
-                )
-                with trio.move_on_after(_timeout(self._options.close_timeout)):
-                    await self._done.wait()
-                await self._abort()
-                return
-            except ConnectionClosed:
-                return
+        No pong within ``ping_timeout`` closes the connection with 1011.
+        """
+        if self.closed:
+            return False
+        timeout = self._options.ping_timeout
+        try:
+            with self._keepalive_scope, trio.fail_after(_timeout(timeout)):
+                await self.ping()
+        except trio.TooSlowError:
+            self._closed_detail = f"keepalive ping timeout: no pong within {timeout} s"
+            logger.info("trio_ws: closing %r: %s", self, self._closed_detail)
+            await self._start_close(CloseConnection(code=1011, reason="keepalive ping timeout"))
+            with trio.move_on_after(_timeout(self._options.close_timeout)):
+                await self._done.wait()
+            await self._abort()
+            return False
+        except ConnectionClosed:
+            return False
+        return not self.closed
+
+
+class _Wakeup:
+    """Where one task waits until another wakes it: a ParkingLot for a single waiter.
+
+    Each connection has two (the receiver waiting for messages, the reader waiting for room
+    in the queue) and only one task can wait on each, so the general ParkingLot, with its
+    ordered dict of waiters, is memory that idle connections pay for nothing.
+    """
+
+    __slots__ = ("_task",)
+
+    def __init__(self) -> None:
+        self._task: trio.lowlevel.Task | None = None
+
+    async def wait(self) -> None:
+        """Sleep until :meth:`wake` (a checkpoint: it can be cancelled)."""
+        assert self._task is None, "only one task may wait"
+        self._task = trio.lowlevel.current_task()
+
+        def abort(_: Any) -> trio.lowlevel.Abort:
+            self._task = None
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        await trio.lowlevel.wait_task_rescheduled(abort)
+
+    def wake(self) -> None:
+        """Wake the waiting task, if any."""
+        task = self._task
+        if task is not None:
+            self._task = None
+            trio.lowlevel.reschedule(task)
 
 
 def _timeout(value: float | None) -> float:

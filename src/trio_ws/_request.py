@@ -162,7 +162,7 @@ class WebSocketRequest:
             await connection._flush()
         if self._server is not None:
             self._server._track(connection)
-        connection._start_background()
+        connection._start_background(self._server._keepalive if self._server else None)
         return connection
 
     async def reject(

@@ -11,6 +11,7 @@ from typing import Any, final
 import trio
 
 from ._connection import WebSocketConnection
+from ._keepalive import Keepalive
 from ._options import RECEIVE_SIZE, Compression, Options
 from ._request import WebSocketRequest
 from .protocol import (
@@ -60,6 +61,9 @@ class Server:
         self._closing = False
         self._closed = trio.Event()
         self._ports = _tcp_ports(self._listeners)
+        # One task schedules the keepalive pings of every connection (see _keepalive.py).
+        interval = options.ping_interval
+        self._keepalive = Keepalive(interval) if interval is not None else None
 
     def __repr__(self) -> str:
         return f"<Server ports={self.ports} connections={len(self._connections)}>"
@@ -112,10 +116,13 @@ class Server:
     async def _run(self, handler_nursery: trio.Nursery | None, task_status: Any) -> None:
         try:
             async with trio.open_nursery() as nursery:
+                if self._keepalive is not None:
+                    nursery.start_soon(self._keepalive.run)
                 for listener in self._listeners:
                     nursery.start_soon(self._accept_loop, listener, handler_nursery or nursery)
                 task_status.started(self)
                 await self._closed.wait()
+                nursery.cancel_scope.cancel()  # the keepalive scheduler runs until told
         finally:
             # Cancelled or closed, the listening sockets never outlive serve().
             with trio.CancelScope(shield=True):
