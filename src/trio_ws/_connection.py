@@ -1,16 +1,18 @@
 """WebSocketConnection: one type for both roles, driven by a reader task in a nursery.
 
 Theory of operation. A connection owns a transport stream and a sans-IO
-:class:`~trio_ws.protocol.Connection`. It runs two background tasks in a nursery that
+:class:`~trio_ws.protocol.Connection`. It runs its background tasks in a nursery that
 belongs to it (opened by :func:`~trio_ws.open_websocket` or by the server for each handler):
 
 * The reader reads the stream, feeds the core and puts message pieces in a bounded queue.
   When the queue is full it stops reading (backpressure reaches the peer through TCP). It is
   the one place where transport errors are translated into the connection's closed state.
-* The keepalive task pings every ``ping_interval`` and closes with 1011 when a pong does not
-  come back within ``ping_timeout``.
+* Keepalive pings go out every ``ping_interval`` and close with 1011 when a pong does not
+  come back within ``ping_timeout``. Each ping is a short task in the same nursery; what
+  schedules them is one :class:`~trio_ws._keepalive.Keepalive` task per server (or per client
+  connection), so an idle server connection costs no sleeping task of its own.
 
-Neither task ever raises into the nursery: what goes wrong becomes the connection's closed
+Neither kind of task ever raises into the nursery: what goes wrong becomes the connection's closed
 state, which the application sees as :class:`~trio_ws.ConnectionClosed` on its next call.
 
 Writes are serialized by one lock. Bytes the core queues by itself (pongs, the close echo)

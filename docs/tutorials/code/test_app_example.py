@@ -81,5 +81,5 @@ async def test_keepalive_timeout(autojump_clock):
             start = trio.current_time()
             with pytest.raises(trio_ws.ConnectionClosedError) as info:
                 await ws.receive()
-            assert info.value.code == 1011  # sent by our keepalive task
+            assert info.value.code == 1011  # sent by our keepalive ping
             assert trio.current_time() - start >= 40
