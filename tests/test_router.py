@@ -35,8 +35,8 @@ def test_static_and_parameter_matching() -> None:
 def test_parameters_are_percent_decoded_after_matching() -> None:
     router = Router([("/rooms/{name}", noop)])
     assert router.match("/rooms/a%20b") == (noop, {"name": "a b"})
-    # An encoded slash stays inside its segment.
-    assert router.match("/rooms/a%2Fb") == (noop, {"name": "a/b"})
+    # An encoded slash does not match a one-segment parameter (no path smuggling).
+    assert router.match("/rooms/a%2Fb") is None
 
 
 def test_several_parameters_and_partial_segments() -> None:
@@ -210,3 +210,14 @@ async def test_router_as_the_handler_given_to_serve() -> None:
             async with trio_ws.open_websocket(f"ws://127.0.0.1:{server.port}/rooms/a%20b") as ws:
                 assert await ws.receive() == "welcome to a b"
             await server.aclose()
+
+
+def test_encoded_slash_does_not_match_a_segment_parameter() -> None:
+    router = trio_ws.Router()
+
+    async def room(request, name):  # pragma: no cover - never called
+        pass
+
+    router.add("/rooms/{name}", room)
+    assert router.match("/rooms/a%20b") == (room, {"name": "a b"})
+    assert router.match("/rooms/..%2F..%2Fetc") is None

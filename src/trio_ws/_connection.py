@@ -76,9 +76,9 @@ class ConnectionStatistics:
     messages_sent: int
     #: Messages received (whole messages).
     messages_received: int
-    #: Payload bytes sent, before compression.
+    #: Payload sent before compression, in bytes for binary messages and characters for text.
     bytes_sent: int
-    #: Payload bytes received, after decompression.
+    #: Payload received after decompression, in bytes for binary and characters for text.
     bytes_received: int
     #: Bytes written to the transport (frames, compressed).
     wire_bytes_sent: int
@@ -127,6 +127,8 @@ class WebSocketConnection(trio.abc.AsyncResource):
         self._queue_not_empty = _Wakeup()  # the one receiving task waits here
         self._queue_not_full = _Wakeup()  # the reader waits here when the queue is full
         self._receiving = False
+        self._abandoned = False  # receive_fragments() left a message before its end
+        self._skipping = False  # dropping the rest of such a message
         self._undelivered = 0  # pieces the reader holds, waiting for room in the queue
         self._partial: list[Any] = []
         self._pings: dict[bytes, tuple[trio.Event, float]] = {}
@@ -136,7 +138,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
         self._closed_detail = ""
         self._done = trio.Event()  # set once the transport is closed
         self._reader_scope = trio.CancelScope()
-        self._keepalive_scope = trio.CancelScope()  # the keepalive ping in flight, if any
+        self._ping_scope: trio.CancelScope | None = None  # the keepalive ping in flight
         self._own_keepalive_scope = trio.CancelScope()  # a client's own Keepalive task
         self._counters = [0, 0, 0, 0, 0, 0]  # msgs/bytes out, msgs/bytes in, wire out/in
 
@@ -242,6 +244,8 @@ class WebSocketConnection(trio.abc.AsyncResource):
         """Send one message: text for ``str``, binary for bytes-like objects.
 
         Returns once the frame is handed to the transport. Concurrent sends are serialized.
+        Cancelling a send that is already writing ends the connection: part of the frame may
+        be on the wire, and nothing can follow it (as with :meth:`trio.abc.SendStream.send_all`).
 
         Args:
             message: The message.
@@ -265,6 +269,9 @@ class WebSocketConnection(trio.abc.AsyncResource):
             await lock.acquire()
         try:
             self._check_can_send()
+            # A cancelled send must fail here, before the frame is queued, and not inside
+            # send_all, where a cancellation ends the connection (see _flush).
+            await trio.lowlevel.checkpoint_if_cancelled()
             self._protocol.send(event, compress=compress)
             counters = self._counters
             counters[0] += 1
@@ -331,16 +338,19 @@ class WebSocketConnection(trio.abc.AsyncResource):
             ConnectionClosed: the connection closed before the pong arrived.
             ValueError: a ping with the same payload is already waiting for its pong.
         """
-        if payload is None:
-            payload = os.urandom(4)
-            while payload in self._pings:
-                payload = os.urandom(4)
-        elif payload in self._pings:
-            raise ValueError("a ping with this payload is already waiting for its pong")
-        event = Ping(payload=payload)  # checks the size
+        if payload is not None:
+            Ping(payload=payload)  # checks the size before waiting for the lock
         answered = trio.Event()
         async with self._send_lock:
             self._check_can_send()
+            # Checked under the lock, so two concurrent pings cannot share a payload.
+            if payload is None:
+                payload = os.urandom(4)
+                while payload in self._pings:
+                    payload = os.urandom(4)
+            elif payload in self._pings:
+                raise ValueError("a ping with this payload is already waiting for its pong")
+            event = Ping(payload=payload)
             self._pings[event.payload] = (answered, trio.current_time())
             self._protocol.send(event)
             await self._flush()
@@ -373,6 +383,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
             trio.BusyResourceError: another task is already receiving.
         """
         self._enter_receive()
+        self._discard_message_tail()
         try:
             parts = self._partial
             if self._queue or not self._reader_may_deliver():
@@ -397,35 +408,23 @@ class WebSocketConnection(trio.abc.AsyncResource):
         finally:
             self._receiving = False
 
-    async def receive_fragments(self) -> AsyncIterator[str | bytes]:
+    def receive_fragments(self) -> AsyncIterator[str | bytes]:
         """Receive the next message as a stream of pieces, as they arrive.
 
-        Piece boundaries follow the network, not the sender's fragments. The last piece
-        ends the message.
+        ::
+
+            async for piece in ws.receive_fragments():
+                sink.write(piece)
+
+        Piece boundaries follow the network, not the sender's fragments. The last piece ends
+        the message. Leaving the loop before the end abandons the message: the rest of it is
+        discarded, and the next receive returns the message after it.
 
         Raises:
             ConnectionClosed: the connection closed before the message ended.
             trio.BusyResourceError: another task is already receiving.
         """
-        self._enter_receive()
-        try:
-            await trio.lowlevel.checkpoint()
-            if self._partial:
-                data = self._partial[0][:0].join(self._partial)
-                self._partial.clear()
-                yield data
-            size = 0
-            while True:
-                piece = await self._next_piece()
-                size += len(piece.data)
-                if piece.message_finished:
-                    self._counters[2] += 1
-                    self._counters[3] += size
-                    yield piece.data
-                    return
-                yield piece.data
-        finally:
-            self._receiving = False
+        return _Fragments(self)
 
     def __aiter__(self) -> WebSocketConnection:
         return self
@@ -499,7 +498,21 @@ class WebSocketConnection(trio.abc.AsyncResource):
     def _closed_exception(self) -> ConnectionClosed:
         return connection_closed(self._close_received, self._close_sent, self._closed_detail)
 
+    def _discard_message_tail(self) -> None:
+        """Mark the rest of a message abandoned by receive_fragments() for discarding."""
+        if self._abandoned:
+            self._abandoned = False
+            self._skipping = True
+
     async def _next_piece(self) -> TextMessage | BytesMessage:
+        while True:
+            piece = await self._next_queued_piece()
+            if not self._skipping:
+                return piece
+            if piece.message_finished:  # the end of the abandoned message: skip it too
+                self._skipping = False
+
+    async def _next_queued_piece(self) -> TextMessage | BytesMessage:
         queue = self._queue
         while not queue:
             if self._ended() and not self._reader_may_deliver():
@@ -538,6 +551,13 @@ class WebSocketConnection(trio.abc.AsyncResource):
                     )
                     self._finish()
                     raise self._closed_exception() from None
+                except BaseException:
+                    # Cancelled (or failed) inside send_all: part of a frame may be on the
+                    # wire, and whatever follows would be read as its payload. Trio leaves a
+                    # stream in an unknown state after a cancelled send_all; so do we.
+                    self._closed_detail = "a send was interrupted in the middle of a frame"
+                    self._finish()
+                    raise
                 self._counters[4] += len(data)
 
     def _finish(self) -> None:
@@ -548,7 +568,8 @@ class WebSocketConnection(trio.abc.AsyncResource):
         # Only our own tasks are cancelled, never the nursery: the application's code may
         # run in the same nursery (the body of ``open_websocket``, a server handler).
         self._reader_scope.cancel()
-        self._keepalive_scope.cancel()
+        if self._ping_scope is not None:
+            self._ping_scope.cancel()
         self._own_keepalive_scope.cancel()
         self._queue_not_empty.wake()
         self._queue_not_full.wake()
@@ -692,19 +713,69 @@ class WebSocketConnection(trio.abc.AsyncResource):
             return False
         timeout = self._options.ping_timeout
         try:
-            with self._keepalive_scope, trio.fail_after(_timeout(timeout)):
+            # A fresh scope per ping (a CancelScope cannot be entered twice), kept so that the
+            # end of the connection cancels the ping in flight.
+            with trio.CancelScope() as self._ping_scope, trio.fail_after(_timeout(timeout)):
                 await self.ping()
         except trio.TooSlowError:
             self._closed_detail = f"keepalive ping timeout: no pong within {timeout} s"
             logger.info("trio_ws: closing %r: %s", self, self._closed_detail)
-            await self._start_close(CloseConnection(code=1011, reason="keepalive ping timeout"))
-            with trio.move_on_after(_timeout(self._options.close_timeout)):
-                await self._done.wait()
-            await self._abort()
+            # aclose() bounds everything by close_timeout, including getting the send lock
+            # from a task stuck writing to this unresponsive peer.
+            await self.aclose(1011, "keepalive ping timeout")
             return False
         except ConnectionClosed:
             return False
+        finally:
+            self._ping_scope = None
         return not self.closed
+
+
+@final
+class _Fragments:
+    """The iterator of :meth:`WebSocketConnection.receive_fragments`.
+
+    A class rather than an async generator: leaving the loop early must release the
+    connection at once, not when the generator happens to be finalized.
+    """
+
+    __slots__ = ("_conn", "_finished", "_size", "_started")
+
+    def __init__(self, conn: WebSocketConnection) -> None:
+        self._conn = conn
+        self._started = False
+        self._finished = False
+        self._size = 0
+
+    def __aiter__(self) -> _Fragments:
+        return self
+
+    async def __anext__(self) -> str | bytes:
+        if self._finished:
+            raise StopAsyncIteration
+        conn = self._conn
+        conn._enter_receive()
+        try:
+            await trio.lowlevel.checkpoint()
+            if not self._started:
+                self._started = True
+                conn._discard_message_tail()
+                if conn._partial:  # pieces a cancelled receive() had already taken
+                    data: str | bytes = conn._partial[0][:0].join(conn._partial)
+                    conn._partial.clear()
+                    conn._abandoned = True
+                    self._size += len(data)
+                    return data
+            piece = await conn._next_piece()
+            self._size += len(piece.data)
+            conn._abandoned = not piece.message_finished
+            if piece.message_finished:
+                self._finished = True
+                conn._counters[2] += 1
+                conn._counters[3] += self._size
+            return piece.data
+        finally:
+            conn._receiving = False
 
 
 class _Wakeup:

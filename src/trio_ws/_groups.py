@@ -13,18 +13,15 @@ __all__ = ["reraise_single", "single_exception"]
 
 
 def single_exception(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
-    """Return the only leaf exception of ``group`` (through nested groups), or ``None``."""
-    leaves: list[BaseException] = []
-    stack: list[BaseException] = [group]
-    while stack:
-        exc = stack.pop()
-        if isinstance(exc, BaseExceptionGroup):
-            stack.extend(exc.exceptions)
-        else:
-            leaves.append(exc)
-            if len(leaves) > 1:
-                return None
-    return leaves[0] if leaves else None
+    """Return the only exception directly inside ``group``, or ``None`` if there are several.
+
+    Only one level is unwrapped: a group is what our nursery added around the user's
+    exception, and if the user's code raised a group of its own, that group is the user's
+    exception and comes out whole.
+    """
+    if len(group.exceptions) == 1:
+        return group.exceptions[0]
+    return None
 
 
 def reraise_single(group: BaseExceptionGroup[BaseException]) -> NoReturn:

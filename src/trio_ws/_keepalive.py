@@ -18,6 +18,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import weakref
 from typing import TYPE_CHECKING
 
 import trio
@@ -37,18 +38,16 @@ class Keepalive:
 
     def __init__(self, interval: float) -> None:
         self._interval = interval
-        self._heap: list[tuple[float, int, WebSocketConnection]] = []
+        self._heap: list[tuple[float, int, weakref.ref[WebSocketConnection]]] = []
         self._counter = itertools.count()
         self._wakeup = trio.Event()
 
     def add(self, connection: WebSocketConnection) -> None:
         """Ping ``connection`` ``ping_interval`` seconds from now, and after each answer."""
-        self._push(connection)
-        self._wakeup.set()
-
-    def _push(self, connection: WebSocketConnection) -> None:
+        # A weak reference: a closed connection must not stay in memory until it falls due.
         due = trio.current_time() + self._interval
-        heapq.heappush(self._heap, (due, next(self._counter), connection))
+        heapq.heappush(self._heap, (due, next(self._counter), weakref.ref(connection)))
+        self._wakeup.set()  # the scheduler may be waiting on an empty heap
 
     async def run(self) -> None:
         """Start the pings as they fall due; runs until cancelled."""
@@ -64,8 +63,9 @@ class Keepalive:
                 await trio.sleep_until(due)
             now = trio.current_time()
             while heap and heap[0][0] <= now:
-                _, _, connection = heapq.heappop(heap)
-                if connection.closed:
+                _, _, ref = heapq.heappop(heap)
+                connection = ref()
+                if connection is None or connection.closed:
                     continue
                 try:
                     connection._nursery.start_soon(self._ping, connection)
@@ -75,6 +75,6 @@ class Keepalive:
     async def _ping(self, connection: WebSocketConnection) -> None:
         try:
             if await connection._keepalive_ping():
-                self._push(connection)
+                self.add(connection)
         except Exception:  # never raise into the connection's nursery
             logger.exception("trio_ws: internal error in a keepalive ping")

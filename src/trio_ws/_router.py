@@ -29,6 +29,7 @@ class _Route:
     rank: tuple[int, ...]
     order: int
     handler: RouteHandler
+    segment_params: tuple[str, ...] = ()  # parameters that match one segment
 
 
 @final
@@ -45,7 +46,8 @@ class Router:
 
     * ``/health``: static text, matched exactly (no trailing-slash guessing: ``/health/``
       is another path).
-    * ``/rooms/{name}``: ``{name}`` matches one non-empty segment, with no ``/`` in it. A
+    * ``/rooms/{name}``: ``{name}`` matches one non-empty segment, with no ``/`` in it (an
+      encoded ``%2F`` does not match either, so a parameter never smuggles a path). A
       parameter can share a segment with text, as in ``/files/{stem}.txt``.
     * ``/static/{rest:path}``: ``{rest:path}`` matches the rest of the path, slashes and all
       (possibly nothing); only at the end of a pattern.
@@ -103,7 +105,10 @@ class Router:
         if any(route.pattern == pattern for route in self._routes):
             raise ValueError(f"the pattern {pattern!r} is already routed")
         regex, rank = _compile(pattern)
-        route = _Route(pattern, regex, rank, len(self._routes), handler)
+        segment_params = tuple(
+            name for name in regex.groupindex if f"(?P<{name}>[^/]+)" in regex.pattern
+        )
+        route = _Route(pattern, regex, rank, len(self._routes), handler, segment_params)
         self._routes.append(route)
         self._routes.sort(key=lambda r: (r.rank, r.order))
         if all(kind == _STATIC for kind in rank):
@@ -142,6 +147,10 @@ class Router:
             found = route.regex.fullmatch(path)
             if found is not None:
                 params = {name: unquote(value) for name, value in found.groupdict().items()}
+                # A one-segment parameter never holds a "/", even percent-encoded: "%2F.."
+                # must not turn /rooms/{name} into a way to reach "../../etc".
+                if any("/" in params[name] for name in route.segment_params):
+                    continue
                 return route.handler, params
         return None
 

@@ -100,18 +100,22 @@ class Server:
             await self._closed.wait()
             return
         self._closing = True
-        for listener in self._listeners:
-            await trio.aclose_forcefully(listener)
-        async with trio.open_nursery() as nursery:
-            for connection in list(self._connections):
-                nursery.start_soon(connection.aclose, 1001, "server shutting down")
-        timeout = self._options.close_timeout
-        with trio.move_on_after(float("inf") if timeout is None else timeout):
+        try:
+            for listener in self._listeners:
+                await trio.aclose_forcefully(listener)
+            timeout = self._options.close_timeout
+            # One deadline for closing the connections and for the handlers to finish.
+            with trio.move_on_after(float("inf") if timeout is None else timeout):
+                async with trio.open_nursery() as nursery:
+                    for connection in list(self._connections):
+                        nursery.start_soon(connection.aclose, 1001, "server shutting down")
+                await self._idle.wait()
+            for scope in list(self._handler_scopes):
+                scope.cancel()
             await self._idle.wait()
-        for scope in list(self._handler_scopes):
-            scope.cancel()
-        await self._idle.wait()
-        self._closed.set()
+        finally:
+            # Even a cancelled aclose() ends serve(), whose nursery then cancels what is left.
+            self._closed.set()
 
     async def _run(self, handler_nursery: trio.Nursery | None, task_status: Any) -> None:
         try:

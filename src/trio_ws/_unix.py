@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import socket
 import stat
 from collections.abc import Collection
 from typing import Any
@@ -121,4 +122,15 @@ def _remove_stale_socket(path: str) -> None:
         return
     if not stat.S_ISSOCK(mode):
         raise OSError(errno.EEXIST, f"{path} exists and is not a socket", path)
+    # Stale only if nobody answers there: never take the socket of a server that runs.
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.settimeout(1.0)
+        probe.connect(path)
+    except OSError:
+        pass  # refused: a leftover from a server that is gone
+    else:
+        raise OSError(errno.EADDRINUSE, f"a server is already listening on {path}", path)
+    finally:
+        probe.close()
     os.unlink(path)

@@ -110,3 +110,10 @@ async def test_message_too_big_closes_with_1009() -> None:
                 with pytest.raises(trio_ws.ConnectionClosedError) as info:
                     await ws.receive()
                 assert info.value.code == 1009
+
+
+def test_invalid_uri_messages_hide_passwords() -> None:
+    with pytest.raises(InvalidURI) as info:
+        parse_uri("ws://user:secret@example.com/")
+    assert "secret" not in str(info.value)
+    assert "user:***@" in str(info.value)

@@ -9,7 +9,7 @@ import trio.testing
 import trio_ws
 from trio_ws import ConnectionClosed, ConnectionClosedOK
 
-from .helpers import ServerSide, options, pair
+from .helpers import RawPeer, ServerSide, options, pair
 
 
 async def test_text_and_binary_round_trip() -> None:
@@ -197,3 +197,50 @@ async def test_facts() -> None:
     assert ws.close_code == 1000
     with pytest.raises(ConnectionClosed):
         await ws.send("late")
+
+
+async def test_cancelled_send_mid_frame_ends_the_connection(autojump_clock) -> None:
+    client_stream, server_stream = trio.testing.lockstep_stream_pair()
+    peer = RawPeer(server_stream)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(peer.accept_handshake)
+        async with trio_ws.open_websocket_stream(client_stream, host="t", options=options()) as ws:
+            with trio.move_on_after(1):
+                await ws.send(b"x" * 1_000_000)  # the peer never reads: blocked mid-frame
+            with pytest.raises(trio_ws.ConnectionClosedError, match="interrupted in the middle"):
+                await ws.send("hello")
+
+
+async def test_send_cancelled_before_writing_keeps_the_connection() -> None:
+    async with pair() as ws:
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            await ws.send("never sent")
+        await ws.send("sent")
+        assert await ws.receive() == "sent"
+
+
+async def test_abandoned_receive_fragments_discards_the_rest() -> None:
+    async def handler(request: trio_ws.WebSocketRequest) -> None:
+        ws = await request.accept()
+        await ws.send_fragments(_slow([b"A" * 10, b"B" * 10, b"C" * 10]))
+        await ws.send(b"next")
+        with pytest.raises(ConnectionClosed):
+            await ws.receive()
+
+    async with pair(handler) as ws:
+        async for piece in ws.receive_fragments():
+            assert piece.startswith(b"A")
+            break
+        assert await ws.receive() == b"next"  # not BusyResourceError, not the tail
+
+
+async def test_users_own_exception_group_comes_out_whole() -> None:
+    from trio_ws.testing import open_memory_websocket
+
+    from .helpers import echo
+
+    with pytest.raises(ExceptionGroup) as info:
+        async with open_memory_websocket(echo):
+            raise ExceptionGroup("mine", [ValueError("x")])
+    assert info.value.message == "mine"

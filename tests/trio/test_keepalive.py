@@ -42,3 +42,96 @@ async def test_missing_pong_closes_with_1011(autojump_clock) -> None:
 async def test_keepalive_off() -> None:
     async with pair(client=options(ping_interval=None)) as ws:
         assert ws.statistics().pings_in_flight == 0
+
+
+async def test_keepalive_keeps_pinging_a_client_connection(autojump_clock) -> None:
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+    peer = RawPeer(server_stream)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(peer.accept_handshake)
+        async with trio_ws.open_websocket_stream(
+            client_stream, host="t", options=options(ping_interval=5, ping_timeout=3)
+        ):
+            for expected_time in (5, 10, 15):
+                opcode, payload = await peer.read_frame()
+                assert opcode == 0x9
+                assert trio.current_time() == pytest.approx(expected_time)
+                await peer.send_frame(0xA, payload)
+
+
+async def test_server_keepalive_pings_every_connection_repeatedly(autojump_clock) -> None:
+    pings = {}
+
+    class Counting(trio.abc.Listener):
+        def __init__(self) -> None:
+            self.send, self.recv = trio.open_memory_channel(10)
+
+        async def accept(self):
+            return await self.recv.receive()
+
+        async def aclose(self) -> None:
+            await self.recv.aclose()
+
+    async def handler(request: trio_ws.WebSocketRequest) -> None:
+        ws = await request.accept()
+        await ws.wait_closed()
+
+    listener = Counting()
+    async with trio.open_nursery() as nursery:
+        server = await nursery.start(
+            lambda task_status: trio_ws.serve_listeners(
+                handler,
+                [listener],
+                options=options(ping_interval=5, ping_timeout=3),
+                task_status=task_status,
+            )
+        )
+        peers = []
+        for i in range(3):
+            client_stream, server_stream = trio.testing.memory_stream_pair()
+            listener.send.send_nowait(server_stream)
+            await client_stream.send_all(
+                b"GET / HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            )
+            peer = RawPeer(client_stream)
+            await peer.read_until(b"\r\n\r\n")
+            peers.append(peer)
+            pings[i] = 0
+
+        async def answer(i: int, peer: RawPeer) -> None:
+            while True:
+                opcode, payload = await peer.read_frame()
+                if opcode == 0x9:
+                    pings[i] += 1
+                    await peer.send_frame(0xA, payload, mask=True)
+
+        async with trio.open_nursery() as answers:
+            for i, peer in enumerate(peers):
+                answers.start_soon(answer, i, peer)
+            await trio.sleep(31)
+            answers.cancel_scope.cancel()
+        assert all(count >= 5 for count in pings.values()), pings
+        await server.aclose()
+
+
+async def test_keepalive_timeout_while_a_send_is_stuck(autojump_clock) -> None:
+    """The 1011 close must not wait forever for a send blocked on the silent peer."""
+    client_stream, server_stream = trio.testing.lockstep_stream_pair()
+    peer = RawPeer(server_stream)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(peer.accept_handshake)
+        async with trio_ws.open_websocket_stream(
+            client_stream,
+            host="t",
+            options=options(ping_interval=5, ping_timeout=3, close_timeout=2),
+        ) as ws:
+
+            async def stuck() -> None:
+                with pytest.raises(trio_ws.ConnectionClosed):
+                    await ws.send(b"x" * 1_000_000)
+
+            nursery.start_soon(stuck)
+            await ws.wait_closed()
+            assert trio.current_time() <= 5 + 3 + 2 + 0.01
+            assert "keepalive ping timeout" in str(ws._closed_exception())

@@ -86,7 +86,9 @@ async def test_leaves_a_replacing_servers_socket_alone(tmp_path: Path) -> None:
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
             first = await nursery.start(partial(trio_ws.serve_unix, **FAST), echo, path)
-            # A second server takes over the path (it removes the first one's file).
+            # An operator removes the file and a second server binds the path again (a
+            # server never takes the socket of one that still answers).
+            path.unlink()
             second = await nursery.start(partial(trio_ws.serve_unix, **FAST), echo, path)
             await first.aclose()
             assert path.is_socket()  # still the second server's
@@ -162,3 +164,16 @@ async def test_unix_server_has_no_tcp_ports(tmp_path) -> None:
             server = await nursery.start(trio_ws.serve_unix, handler, str(tmp_path / "s.sock"))
             assert server.ports == []
             await server.aclose()
+
+
+async def test_serve_unix_refuses_the_socket_of_a_live_server(tmp_path) -> None:
+    async def handler(request: trio_ws.WebSocketRequest) -> None:
+        await request.reject(404)
+
+    path = str(tmp_path / "live.sock")
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            first = await nursery.start(trio_ws.serve_unix, handler, path)
+            with pytest.raises(OSError, match="already listening"):
+                await nursery.start(trio_ws.serve_unix, handler, path)
+            await first.aclose()
