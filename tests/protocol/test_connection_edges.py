@@ -196,3 +196,46 @@ def test_streamed_message_over_several_sends() -> None:
         Ping(payload=b"p"),
         BytesMessage(data=b"b"),
     ]
+
+
+def test_bytes_before_the_answer_are_bounded() -> None:
+    pair = ConnectionPair(server_limits=Limits(max_handshake_size=1000))
+    pair.client.send(Request(host="example.com", target="/"))
+    pair.server.receive_data(pair.client.data_to_send())
+    assert isinstance(pair.server.events()[0], Request)
+    pair.server.receive_data(b"x" * 2000)
+    (event,) = pair.server.events()
+    assert isinstance(event, ConnectionFailed)
+    assert event.error.http_status == 400
+    assert pair.server.data_to_send().startswith(b"HTTP/1.1 400 ")
+
+
+def test_wide_item_buffers_are_sent_as_their_bytes() -> None:
+    import array
+
+    pair = ConnectionPair()
+    pair.handshake()
+    data = array.array("i", [1, 2, 3])
+    pair.server.send(BytesMessage(data=data))  # type: ignore[arg-type]
+    assert pair.pump(pair.server) == [BytesMessage(data=data.tobytes())]
+    pair.client.send(Ping(payload=memoryview(b"abc")))
+    assert pair.pump(pair.client)[0] == Ping(payload=b"abc")
+
+
+def test_ping_while_closing_is_answered() -> None:
+    """RFC 6455 §5.5.2: answer unless a close frame was received; only data is forbidden."""
+    pair = ConnectionPair()
+    pair.handshake()
+    pair.server.send(CloseConnection(code=1001))
+    pair.server.data_to_send()
+    pair.server.receive_data(serialize_frame(0x9, b"hi", mask_key=KEY))
+    assert pair.server.events() == [Ping(payload=b"hi")]
+    assert pair.pump(pair.server) == [Pong(payload=b"hi")]
+
+
+def test_control_frame_with_a_non_minimal_length() -> None:
+    pair = ConnectionPair()
+    pair.handshake()
+    # A 4-byte ping announced with the 16-bit length form: allowed on receive (§5.2).
+    pair.client.receive_data(bytes.fromhex("897e0004") + b"ping")
+    assert pair.client.events() == [Ping(payload=b"ping")]

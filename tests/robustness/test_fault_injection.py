@@ -934,7 +934,11 @@ def check_our_frames(sc: Scenario, frames: list[Frame]) -> list[str | bytes]:
         if frame.opcode & 0x8:
             assert frame.fin and len(frame.payload) <= 125, frame
             if frame.opcode == CLOSE:
-                assert index == len(frames) - 1, "frames after our close frame"
+                # After our close only pongs may follow: RFC 6455 §5.5.2 still requires
+                # answering pings until the peer's close arrives; data frames (§5.5.1), pings
+                # and a second close are forbidden.
+                after = frames[index + 1 :]
+                assert all(f.opcode == PONG for f in after), f"frames after our close: {after}"
             continue
         if frame.opcode == CONTINUATION:
             assert parts is not None, "continuation without a message"

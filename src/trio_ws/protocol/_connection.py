@@ -41,6 +41,7 @@ from ._events import (
     RejectConnection,
     Request,
     TextMessage,
+    as_byte_buffer,
 )
 from ._frames import Opcode, parse_header, serialize_frame
 from ._handshake import ClientAccepted, ClientHandshake, ServerHandshake
@@ -341,8 +342,16 @@ class Connection:
         handshake = self._handshake
         if isinstance(handshake, ServerHandshake):
             if self._answer_pending:
-                # The client pipelined frames after its request; keep them for after accept.
+                # The client pipelined frames after its request; keep them for after accept,
+                # within a bound: a client should wait for the answer (RFC 6455 §4.1).
                 self._buffer += data
+                if len(self._buffer) > self._limits.max_handshake_size:
+                    raise RemoteProtocolError(
+                        "the client sent more than"
+                        f" {self._limits.max_handshake_size} bytes before the handshake was"
+                        " answered",
+                        http_status=400,
+                    )
                 return
             request = handshake.receive_data(data)
             if request is not None:
@@ -480,7 +489,9 @@ class Connection:
         if opcode == _PING:
             event = Ping(payload=payload)
             self._state = self._after_receive(Ping)
-            if self._state is _OPEN:
+            # RFC 6455 §5.5.2: answer "unless it already received a Close frame"; after our
+            # own close (CLOSING) only data frames are forbidden (§5.5.1).
+            if self._state is _OPEN or self._state is ConnectionState.CLOSING:
                 # RFC 6455 §5.5.2: answer with a pong carrying the same payload.
                 self._queue_frame(_PONG, payload)
         elif opcode == _PONG:
@@ -511,7 +522,7 @@ class Connection:
                 raise LocalProtocolError("text contains a lone surrogate") from None
         else:
             opcode = _BINARY
-            payload = event.data
+            payload = as_byte_buffer(event.data)  # lengths in bytes, whatever the item size
         first = self._sending_opcode is None
         if not first and self._sending_opcode != opcode:
             raise LocalProtocolError(

@@ -183,6 +183,20 @@ class BytesMessage(Event):
 Message: TypeAlias = TextMessage | BytesMessage
 
 
+def as_byte_buffer(data: bytes | bytearray | memoryview) -> bytes:
+    """Return ``data`` as something whose ``len()`` counts bytes.
+
+    ``bytes`` and ``bytearray`` pass as they are; a memoryview (or array) of wider items is
+    viewed as bytes without a copy when contiguous, copied otherwise.
+    """
+    if isinstance(data, bytes | bytearray):
+        return data  # type: ignore[return-value]
+    view = memoryview(data)
+    if view.c_contiguous:
+        return view.cast("B")  # type: ignore[return-value]
+    return view.tobytes()
+
+
 def _check_control_payload(kind: str, payload: bytes) -> None:
     if len(payload) > MAX_CONTROL_PAYLOAD:
         raise LocalProtocolError(
@@ -202,6 +216,7 @@ class Ping(Event):
     payload: bytes = b""
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "payload", bytes(self.payload))
         _check_control_payload("ping", self.payload)
 
     def response(self) -> Pong:
@@ -220,6 +235,7 @@ class Pong(Event):
     payload: bytes = b""
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "payload", bytes(self.payload))
         _check_control_payload("pong", self.payload)
 
 

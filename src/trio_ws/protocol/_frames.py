@@ -62,15 +62,9 @@ def parse_header(buf: bytes | bytearray, pos: int) -> FrameHeader | None:
     length = b1 & 0x7F
     if opcode not in _KNOWN_OPCODES:
         raise RemoteProtocolError(f"reserved opcode {opcode:#x}", close_code=1002)
-    if opcode & 0x08:
-        # RFC 6455 §5.5: control frames MUST have a payload of 125 bytes or less and MUST
-        # NOT be fragmented.
-        if not b0 & 0x80:
-            raise RemoteProtocolError("fragmented control frame", close_code=1002)
-        if length > 125:
-            raise RemoteProtocolError(
-                "control frame payload longer than 125 bytes", close_code=1002
-            )
+    # RFC 6455 §5.5: control frames MUST NOT be fragmented.
+    if opcode & 0x08 and not b0 & 0x80:
+        raise RemoteProtocolError("fragmented control frame", close_code=1002)
     header_length = 2
     if length == 126:
         header_length = 4
@@ -87,6 +81,10 @@ def parse_header(buf: bytes | bytearray, pos: int) -> FrameHeader | None:
             raise RemoteProtocolError(
                 "64-bit payload length with the most significant bit set", close_code=1002
             )
+    # RFC 6455 §5.5: control frames MUST have a payload of 125 bytes or less. Checked on the
+    # decoded length: a non-minimal length encoding is allowed on receive (§5.2).
+    if opcode & 0x08 and length > 125:
+        raise RemoteProtocolError("control frame payload longer than 125 bytes", close_code=1002)
     mask_key = None
     if b1 & 0x80:
         if available < header_length + 4:

@@ -381,11 +381,14 @@ class PerMessageDeflate(Extension):
         try:
             if decompressor.eof:
                 # A block with BFINAL set ended the DEFLATE stream earlier in this message
-                # (RFC 7692 §7.2.3.4 allows that); what follows is padding, and is dropped.
+                # (RFC 7692 §7.2.3.4 allows that); only zero padding may follow it.
+                _check_padding(data)
                 output = b""
             else:
                 output = self._inflate(decompressor, data, max_size)
-                if fin and not decompressor.eof:
+                if _stream_ended(decompressor):  # a BFINAL block in this frame
+                    _check_padding(decompressor.unused_data)
+                elif fin:
                     # RFC 7692 §7.2.2: append 00 00 ff ff to the message's payload.
                     left = None if max_size is None else max_size - len(output)
                     output += self._inflate(decompressor, _TAIL, left)
@@ -464,3 +467,15 @@ class PerMessageDeflate(Extension):
             if self._local_no_context_takeover:
                 self._compressor = None
         return (_RSV1 if first else 0), payload
+
+
+def _check_padding(data: bytes) -> None:
+    """After a BFINAL block only zero padding may follow (RFC 7692 §7.2.3.4's examples)."""
+    if data.strip(b"\x00"):
+        raise RemoteProtocolError(
+            "data after the final DEFLATE block of a compressed message", close_code=1007
+        )
+
+
+def _stream_ended(decompressor: _Decompress) -> bool:
+    return decompressor.eof
