@@ -175,3 +175,25 @@ async def test_empty_and_bad_arguments() -> None:
         await broadcast([], 3)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="timeout must be positive"):
         await broadcast([], "x", timeout=0)
+
+
+async def test_the_frame_is_encoded_once_for_connections_that_can_share_it(monkeypatch) -> None:
+    from trio_ws.protocol import _connection as core
+
+    built = []
+    original = core.serialize_frame
+
+    def counting(*args, **kwargs):
+        built.append(args[0])
+        return original(*args, **kwargs)
+
+    with trio.fail_after(10):
+        async with hub(10) as h:
+            monkeypatch.setattr(core, "serialize_frame", counting)
+            result = await broadcast(h.servers, "shared")
+            monkeypatch.setattr(core, "serialize_frame", original)
+            assert len(result.delivered) == 10
+            assert built == [0x1]  # one text frame built for ten connections
+            for client in h.clients:
+                assert await client.receive() == "shared"
+            assert h.servers[0].statistics().messages_sent == 1

@@ -14,10 +14,11 @@ Connections that are already closed or closing are *skipped* without a task. The
 lists which connections got the message, which were dropped and which were skipped, so
 that a pub/sub hub can forget the dropped and skipped ones.
 
-Each connection encodes the message itself (through its public
-:meth:`~trio_ws.WebSocketConnection.send`), because compression contexts and client masks
-differ per connection; encoding once for the connections that could share the bytes is
-left to a hook in the connection layer.
+The frame is encoded once and the same bytes go to every connection that can take them: a
+server connection without a negotiated extension (see
+:meth:`trio_ws.protocol.Connection.can_share_frames`). A connection with compression (its
+own compression context) or a client connection (a fresh mask per frame) encodes the message
+itself through :meth:`~trio_ws.WebSocketConnection.send`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import trio
 
 from ._connection import Data, WebSocketConnection
 from ._exceptions import ConnectionClosed
+from .protocol import BytesMessage, TextMessage, serialize_message
 
 __all__ = ["BroadcastResult", "broadcast"]
 
@@ -96,10 +98,17 @@ async def broadcast(
     outcomes = [_SKIPPED] * len(targets)
     deadline = trio.current_time() + timeout if timeout is not None else float("inf")
 
+    # Encode once: connections whose frames are neither masked nor compressed (servers
+    # without a negotiated extension) all get the same bytes.
+    shared = serialize_message(
+        TextMessage(data=message) if isinstance(message, str) else BytesMessage(data=message)
+    )
+
     async def send_one(index: int, ws: WebSocketConnection) -> None:
         with trio.CancelScope(deadline=deadline) as scope:
             try:
-                await ws.send(message, compress=compress)
+                if not await ws._send_serialized(shared, len(message)):
+                    await ws.send(message, compress=compress)
             except ConnectionClosed:
                 return
             outcomes[index] = _DELIVERED

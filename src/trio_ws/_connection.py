@@ -280,6 +280,19 @@ class WebSocketConnection(trio.abc.AsyncResource):
         finally:
             lock.release()
 
+    async def _send_serialized(self, frame: bytes, size: int) -> bool:
+        """Send a frame shared between connections; False if this one cannot take it."""
+        async with self._send_lock:
+            self._check_can_send()
+            if not self._protocol.can_share_frames():
+                return False
+            await trio.lowlevel.checkpoint_if_cancelled()
+            self._protocol.send_serialized(frame)
+            self._counters[0] += 1
+            self._counters[1] += size
+            await self._flush()
+        return True
+
     async def send_fragments(
         self, fragments: Iterable[Data] | AsyncIterable[Data], *, compress: bool | None = None
     ) -> None:

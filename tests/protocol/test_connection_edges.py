@@ -239,3 +239,22 @@ def test_control_frame_with_a_non_minimal_length() -> None:
     # A 4-byte ping announced with the 16-bit length form: allowed on receive (§5.2).
     pair.client.receive_data(bytes.fromhex("897e0004") + b"ping")
     assert pair.client.events() == [Ping(payload=b"ping")]
+
+
+def test_shared_frames() -> None:
+    from trio_ws.protocol import serialize_message
+
+    frame = serialize_message(TextMessage(data="hi"))
+    assert frame == bytes.fromhex("81026869")
+    pair = ConnectionPair()
+    with pytest.raises(LocalProtocolError, match=r"^a shared frame can only go to an open"):
+        pair.server.send_serialized(frame)  # not open yet
+    pair.handshake()
+    assert pair.server.can_share_frames()
+    assert not pair.client.can_share_frames()  # clients mask every frame
+    pair.server.send_serialized(frame)
+    assert pair.pump(pair.server) == [TextMessage(data="hi")]
+    pair.server.send(TextMessage(data="a", message_finished=False))
+    assert not pair.server.can_share_frames()  # a message of its own in progress
+    with pytest.raises(LocalProtocolError, match=r"^only a whole message can be shared$"):
+        serialize_message(TextMessage(data="x", message_finished=False))

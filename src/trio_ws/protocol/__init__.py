@@ -14,6 +14,7 @@ Nothing here does I/O or imports trio, so any I/O layer can drive it::
 
 from ._close import CloseCode as CloseCode
 from ._connection import Connection as Connection
+from ._connection import serialize_message as serialize_message
 from ._errors import (
     LocalProtocolError as LocalProtocolError,
 )
@@ -94,4 +95,5 @@ __all__ = [
     "Role",
     "TextMessage",
     "WebSocketError",
+    "serialize_message",
 ]

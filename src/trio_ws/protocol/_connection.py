@@ -51,7 +51,7 @@ from ._messages import MessageAssembler
 from ._state import ConnectionState, Direction, Role, next_state
 from .extensions import Extension
 
-__all__ = ["Connection"]
+__all__ = ["Connection", "serialize_message"]
 
 _CLOSED = ConnectionState.CLOSED
 _CONNECTING = ConnectionState.CONNECTING
@@ -311,6 +311,33 @@ class Connection:
             pending, self._buffer = self._buffer, b""
             self.receive_data(pending)
 
+    def can_share_frames(self) -> bool:
+        """Tell whether a frame from :func:`~trio_ws.protocol.serialize_message` fits here as is.
+
+        True for an open server connection with no negotiated extension and no fragmented
+        message of its own in progress: its frames are neither masked nor transformed, so
+        the same bytes serve every such connection (a broadcast encodes a message once).
+        """
+        return (
+            self._role is Role.SERVER
+            and self._state is _OPEN
+            and not self._extensions
+            and self._sending_opcode is None
+        )
+
+    def send_serialized(self, frame: bytes) -> None:
+        """Queue a whole-message frame built by :func:`~trio_ws.protocol.serialize_message`.
+
+        Raises:
+            LocalProtocolError: :meth:`can_share_frames` is false.
+        """
+        if not self.can_share_frames():
+            raise LocalProtocolError(
+                "a shared frame can only go to an open server connection without extensions"
+                " and with no message in progress"
+            )
+        self._outbox.append(frame)
+
     def has_data_to_send(self) -> bool:
         """Tell whether :meth:`data_to_send` would return bytes, without taking them."""
         return bool(self._outbox)
@@ -568,3 +595,21 @@ class Connection:
         self._frame_left = 0
         self._failure = error
         self._events.append(ConnectionFailed(error=error))
+
+
+def serialize_message(event: TextMessage | BytesMessage) -> bytes:
+    """Build the unmasked, unextended frame of a whole message, once, for many connections.
+
+    Queue it with :meth:`Connection.send_serialized` on every connection whose
+    :meth:`Connection.can_share_frames` is true; the others need their own
+    :meth:`Connection.send`.
+    """
+    if not event.message_finished:
+        raise LocalProtocolError("only a whole message can be shared")
+    if isinstance(event, TextMessage):
+        try:
+            payload = event.data.encode("utf-8")
+        except UnicodeEncodeError:
+            raise LocalProtocolError("text contains a lone surrogate") from None
+        return serialize_frame(_TEXT, payload)
+    return serialize_frame(_BINARY, as_byte_buffer(event.data))
