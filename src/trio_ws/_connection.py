@@ -137,6 +137,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
         self._close_sent: CloseConnection | None = None
         self._closed_detail = ""
         self._done = trio.Event()  # set once the transport is closed
+        self._stream_closed = False
         self._reader_scope = trio.CancelScope()
         self._ping_scope: trio.CancelScope | None = None  # the keepalive ping in flight
         self._own_keepalive_scope = trio.CancelScope()  # a client's own Keepalive task
@@ -212,11 +213,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
     @property
     def remote_address(self) -> Any:
         """The peer's socket address (as ``socket.getpeername()`` gives it), or ``None``."""
-        sock = _socket_of(self._stream)
-        try:
-            return sock.getpeername() if sock is not None else None
-        except OSError:
-            return None
+        return _peer_address(self._stream)
 
     @property
     def stream(self) -> trio.abc.Stream:
@@ -492,6 +489,14 @@ class WebSocketConnection(trio.abc.AsyncResource):
         if not self._done.is_set():
             self._closed_detail = self._closed_detail or "closed without a closing handshake"
             self._finish()
+        await self._close_stream()
+
+    async def _close_stream(self) -> None:
+        """Close the transport, once: ``_abort()`` and the reader both end with it."""
+        if self._stream_closed:
+            await trio.lowlevel.checkpoint()
+            return
+        self._stream_closed = True
         await trio.aclose_forcefully(self._stream)
 
     # --- Internals ---------------------------------------------------------------------------
@@ -708,7 +713,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
             self._finish()
             self._queue_not_empty.wake()
             with trio.CancelScope(shield=True):
-                await trio.aclose_forcefully(stream)
+                await self._close_stream()
 
     async def _flush_locked(self) -> None:
         async with self._send_lock:
@@ -842,6 +847,15 @@ async def _aiter(items: Iterable[Data] | AsyncIterable[Data]) -> AsyncGenerator[
     else:
         for item in items:
             yield item
+
+
+def _peer_address(stream: trio.abc.Stream) -> Any:
+    """The peer's socket address under ``stream``, or ``None`` (no socket, or gone)."""
+    sock = _socket_of(stream)
+    try:
+        return sock.getpeername() if sock is not None else None
+    except OSError:
+        return None
 
 
 def _socket_of(stream: trio.abc.Stream) -> Any:

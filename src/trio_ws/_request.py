@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import trio
 
-from ._connection import WebSocketConnection, _socket_of
+from ._connection import WebSocketConnection, _peer_address
 from ._options import Options
 from .protocol import (
     AcceptConnection,
@@ -120,11 +120,7 @@ class WebSocketRequest:
     @property
     def remote_address(self) -> Any:
         """The client's socket address, or ``None`` for a stream without a socket."""
-        sock = _socket_of(self._stream)
-        try:
-            return sock.getpeername() if sock is not None else None
-        except OSError:
-            return None
+        return _peer_address(self._stream)
 
     @property
     def answered(self) -> bool:

@@ -382,6 +382,7 @@ class Connection:
                 return
             request = handshake.receive_data(data)
             if request is not None:
+                self._state = self._after_receive(Request)
                 self._request = request
                 self._answer_pending = True
                 self._buffer = handshake.trailing
