@@ -417,7 +417,7 @@ async def connect_stream(
         for index, event in enumerate(events):
             if isinstance(event, AcceptConnection):
                 ws = WebSocketConnection(stream, protocol, options, nursery)
-                ws._queue.extend(ws._handle_events(events[index + 1 :]))
+                ws._handle_events(events[index + 1 :])
                 ws._start_background()
                 return ws
             if isinstance(event, RejectConnection):

@@ -4,9 +4,13 @@ Theory of operation. A connection owns a transport stream and a sans-IO
 :class:`~trio_ws.protocol.Connection`. It runs its background tasks in a nursery that
 belongs to it (opened by :func:`~trio_ws.open_websocket` or by the server for each handler):
 
-* The reader reads the stream, feeds the core and puts message pieces in a bounded queue.
-  When the queue is full it stops reading (backpressure reaches the peer through TCP). It is
-  the one place where transport errors are translated into the connection's closed state.
+* Reading: a task in :meth:`~WebSocketConnection.receive` reads the stream itself, feeds the
+  core and takes its message, with no hand-over between tasks. While no task receives, the
+  reader task reads instead and puts message pieces in a bounded queue; it stops reading when
+  more than ``max_queue`` pieces wait (backpressure reaches the peer through TCP). The reader
+  sleeps while a task receives, and wakes when that task has not come back to ``receive()``
+  within a short delay, or at once when a pong or the peer's close is awaited. Either way,
+  transport errors become the connection's closed state.
 * Keepalive pings go out every ``ping_interval`` and close with 1011 when a pong does not
   come back within ``ping_timeout``. Each ping is a short task in the same nursery; what
   schedules them is one :class:`~trio_ws._keepalive.Keepalive` task per server (or per client
@@ -15,10 +19,11 @@ belongs to it (opened by :func:`~trio_ws.open_websocket` or by the server for ea
 Neither kind of task ever raises into the nursery: what goes wrong becomes the connection's closed
 state, which the application sees as :class:`~trio_ws.ConnectionClosed` on its next call.
 
-Writes are serialized by one lock. Bytes the core queues by itself (pongs, the close echo)
-are written by the reader only when the lock is free; otherwise the task holding it writes
-them after its own, so the reader never waits on a writer (two peers blocked writing to each
-other still read, and so cannot deadlock).
+Writes are serialized by one lock. Pongs the core queues by itself are written by the
+reader (or a receiving task) only when the lock is free; otherwise the task holding it writes
+them after its own, so reading never waits on a writer (two peers blocked writing to each
+other still read, and so cannot deadlock). The close echo is the exception: once closing, the
+reader waits for the lock (at most ``close_timeout``) so that the echo goes out.
 """
 
 from __future__ import annotations
@@ -59,12 +64,20 @@ logger = logging.getLogger("trio_ws")
 Data: TypeAlias = str | bytes | bytearray | memoryview
 
 _OPEN = ConnectionState.OPEN
+_CLOSED = ConnectionState.CLOSED
 #: A payload chunk this large is written on its own rather than joined to its frame header
 #: (see _flush); equal to the core's threshold for queueing the two apart.
 _SEPARATE_WRITE = 65536
 #: The largest read, while reads keep filling their buffer (see _reader). With the receive
 #: queue's 16 pieces, at most 4 MiB wait in the queue of a reader that is reading ahead.
 _MAX_RECEIVE_SIZE = 4 * RECEIVE_SIZE
+#: How long the reader lets the application come back to receive() before reading again
+#: itself (see _park_reader), in seconds.
+_READER_DELAY = 0.1
+#: receive() yields to other tasks at least once per this many messages that were already
+#: waiting (see _next_queued_piece).
+_SCHEDULE_EVERY = 16
+_INF = float("inf")
 
 
 @final
@@ -121,15 +134,20 @@ class WebSocketConnection(trio.abc.AsyncResource):
         self._options = options
         self._nursery = nursery
         self._send_lock = trio.Lock()
-        # A list, not a deque: it holds at most max_queue pieces, and an empty list costs 56
-        # bytes where an empty deque reserves a 64-slot block (idle connections add up).
+        # Incoming message pieces: ``_queue[_head:]``. A list and a read index rather than a
+        # deque: an empty list costs 56 bytes where a deque reserves a 64-slot block (idle
+        # connections add up), and the index keeps taking a piece O(1).
         self._queue: list[TextMessage | BytesMessage] = []
-        self._queue_not_empty = _Wakeup()  # the one receiving task waits here
-        self._queue_not_full = _Wakeup()  # the reader waits here when the queue is full
-        self._receiving = False
+        self._head = 0
+        self._queue_not_empty = _Wakeup()  # a receiver waits here while the reader reads
+        self._reader_wakeup = _Wakeup()  # the parked reader waits here
+        self._reader_park: trio.CancelScope | None = None  # set while the reader is parked
+        self._reader_reading = False  # the reader is inside the stream's receive_some()
+        self._receiving = False  # a task is in receive() (and reads for itself)
+        self._receive_size = RECEIVE_SIZE
+        self._since_schedule = 0  # messages receive() returned without a schedule point
         self._abandoned = False  # receive_fragments() left a message before its end
         self._skipping = False  # dropping the rest of such a message
-        self._undelivered = 0  # pieces the reader holds, waiting for room in the queue
         self._partial: list[Any] = []
         self._pings: dict[bytes, tuple[trio.Event, float]] = {}
         self._last_rtt: float | None = None
@@ -230,7 +248,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
             bytes_received=c[3],
             wire_bytes_sent=c[4],
             wire_bytes_received=c[5],
-            queue_depth=len(self._queue),
+            queue_depth=len(self._queue) - self._head,
             pings_in_flight=len(self._pings),
             last_rtt=self._last_rtt,
         )
@@ -364,6 +382,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
             self._pings[event.payload] = (answered, trio.current_time())
             self._protocol.send(event)
             await self._flush()
+        self._want_reading()
         try:
             await answered.wait()
         finally:
@@ -386,7 +405,9 @@ class WebSocketConnection(trio.abc.AsyncResource):
         """Receive the next message: ``str`` for text, ``bytes`` for binary.
 
         Messages already received are delivered even after the connection closed; then this
-        raises.
+        raises. It is always a cancellation point; cancelling it loses no data. When messages
+        are already waiting, it returns without yielding to other tasks, but yields at least
+        once every 16 messages (see :doc:`/explanation/performance`).
 
         Raises:
             ConnectionClosed: the connection closed and no message is left.
@@ -396,11 +417,6 @@ class WebSocketConnection(trio.abc.AsyncResource):
         self._discard_message_tail()
         try:
             parts = self._partial
-            if self._queue or not self._reader_may_deliver():
-                await trio.lowlevel.checkpoint()
-            # else (performance): _next_piece() parks, and parking is itself a checkpoint (a
-            # cancellation point and a schedule point), so a receive that waits for the reader
-            # does not pay for a second pass through Trio's run loop.
             while True:
                 piece = await self._next_piece()
                 if piece.message_finished and not parts:
@@ -416,7 +432,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
                     self._counters[3] += len(data)
                     return data
         finally:
-            self._receiving = False
+            self._leave_receive()
 
     def receive_fragments(self) -> AsyncIterator[str | bytes]:
         """Receive the next message as a stream of pieces, as they arrive.
@@ -472,6 +488,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
 
     async def wait_closed(self) -> None:
         """Wait until the connection is over and its transport closed."""
+        self._want_reading()
         await self._done.wait()
 
     async def _start_close(self, close: CloseConnection) -> None:
@@ -479,6 +496,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
             if self._protocol.state is _OPEN and not self._done.is_set():
                 self._protocol.send(close)
                 self._close_sent = close
+                self._want_reading()  # for the peer's close
                 try:
                     await self._flush()
                 except ConnectionClosed:
@@ -522,6 +540,23 @@ class WebSocketConnection(trio.abc.AsyncResource):
             self._abandoned = False
             self._skipping = True
 
+    def _leave_receive(self) -> None:
+        self._receiving = False
+        park = self._reader_park
+        if park is not None:
+            # The reader sleeps while receive() reads for itself (see _park_reader). Wake it
+            # now if a pong or the peer's close is awaited; otherwise let it take over only
+            # if no receive() comes back within _READER_DELAY.
+            if self._pings or self._protocol.state is not _OPEN:
+                self._reader_wakeup.wake()
+            elif park.deadline == _INF:
+                park.deadline = trio.current_time() + _READER_DELAY
+
+    def _want_reading(self) -> None:
+        """Wake the parked reader now (a pong or a close is awaited), unless a task receives."""
+        if not self._receiving:
+            self._reader_wakeup.wake()
+
     async def _next_piece(self) -> TextMessage | BytesMessage:
         while True:
             piece = await self._next_queued_piece()
@@ -532,21 +567,71 @@ class WebSocketConnection(trio.abc.AsyncResource):
 
     async def _next_queued_piece(self) -> TextMessage | BytesMessage:
         queue = self._queue
-        while not queue:
-            if self._ended() and not self._reader_may_deliver():
-                raise self._closed_exception()
-            await self._queue_not_empty.wait()
-        piece = queue.pop(0)
-        self._queue_not_full.wake()
+        if self._head < len(queue):
+            # Performance: a piece is already here. A schedule point costs a pass through
+            # Trio's run loop (about as much as the rest of a small message's handling), so
+            # only one in _SCHEDULE_EVERY immediate returns takes one; every call stays a
+            # cancellation point. A task looping on receive() can hold the CPU for at most
+            # that many messages, and a loop that also sends yields in every send_all().
+            await trio.lowlevel.checkpoint_if_cancelled()
+            self._since_schedule += 1
+            if self._since_schedule >= _SCHEDULE_EVERY:
+                self._since_schedule = 0
+                await trio.lowlevel.cancel_shielded_checkpoint()
+        else:
+            self._since_schedule = 0
+            while self._head >= len(queue):
+                if self._ended() or self._protocol.state is _CLOSED:
+                    raise self._closed_exception()  # nothing more can arrive
+                if self._reader_reading:
+                    await self._queue_not_empty.wait()  # it hands over when it has read
+                else:
+                    await self._read_for_receiver()
+        head = self._head
+        piece = queue[head]
+        head += 1
+        if head == len(queue):
+            queue.clear()
+            head = 0
+        self._head = head
         return piece
 
-    def _reader_may_deliver(self) -> bool:
-        # While CLOSING the peer may still send messages; once the protocol is CLOSED or the
-        # transport is gone nothing more arrives, except pieces the reader read before the
-        # close and still holds because the queue was full.
-        if self._undelivered:
-            return True
-        return not self._done.is_set() and self._protocol.state is not ConnectionState.CLOSED
+    async def _read_for_receiver(self) -> None:
+        """Read the stream in the receiving task itself, while the reader is parked.
+
+        Performance: a message read here reaches the application without a hand-over from
+        the reader task, which would cost one more pass through Trio's run loop per message.
+        Cancelling this read loses nothing (Trio's streams guarantee it for receive_some).
+        """
+        try:
+            data = await self._stream.receive_some(self._receive_size)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            data = b""
+        self._process(data)
+        if self._protocol.state is not _OPEN:
+            # Closing: the reader sees it through (the close echo, the deadline, the
+            # transport). If this task keeps receiving, the reader parks again.
+            self._reader_wakeup.wake()
+        elif self._protocol.has_data_to_send() and not self._send_lock.locked():
+            await self._flush_locked()  # a pong
+
+    def _process(self, data: bytes | bytearray) -> None:
+        """Feed what was read (``b""`` at the end of the stream) to the core; queue pieces."""
+        protocol = self._protocol
+        if data:
+            self._counters[5] += len(data)
+            # Performance: a read that filled its buffer means a large message is streaming
+            # in; read 4 times more next time (up to _MAX_RECEIVE_SIZE), so that a 1 MiB
+            # message takes 5 reads and run-loop passes rather than 16. Any shorter read goes
+            # back to RECEIVE_SIZE, so small messages never pay for a large allocation.
+            size = self._receive_size
+            self._receive_size = (
+                min(size * 4, _MAX_RECEIVE_SIZE) if len(data) == size else RECEIVE_SIZE
+            )
+            protocol.receive_data(data)
+        else:
+            protocol.receive_eof()
+        self._handle_events(protocol.events())
 
     async def _flush(self) -> None:
         """Write what the core has queued. Call with the send lock held."""
@@ -590,16 +675,16 @@ class WebSocketConnection(trio.abc.AsyncResource):
             self._ping_scope.cancel()
         self._own_keepalive_scope.cancel()
         self._queue_not_empty.wake()
-        self._queue_not_full.wake()
         for answered, _ in self._pings.values():
             answered.set()
 
-    def _handle_events(self, events: list[Event]) -> list[TextMessage | BytesMessage]:
-        """React to the core's events; return the message pieces for the queue."""
-        pieces = []
+    def _handle_events(self, events: list[Event]) -> None:
+        """React to the core's events; queue the message pieces for receive()."""
+        queued = False
         for event in events:
             if isinstance(event, TextMessage | BytesMessage):
-                pieces.append(event)
+                self._queue.append(event)
+                queued = True
             elif isinstance(event, Pong):
                 self._pong_received(event.payload)
             elif isinstance(event, CloseConnection):
@@ -612,7 +697,8 @@ class WebSocketConnection(trio.abc.AsyncResource):
                 code = error.close_code
                 if code is not None and code != 1006 and self._close_sent is None:
                     self._close_sent = CloseConnection(code=code)
-        return pieces
+        if queued:
+            self._queue_not_empty.wake()
 
     def _pong_received(self, payload: bytes) -> None:
         # A pong acknowledges its ping and every ping sent before it (RFC 6455 §5.5.3 lets
@@ -648,72 +734,76 @@ class WebSocketConnection(trio.abc.AsyncResource):
         stream = self._stream
         max_queue = self._options.max_queue
         scope = self._reader_scope
-        size = RECEIVE_SIZE
         try:
             with scope:
-                # Frames that arrived along with the handshake were handled before this task
-                # started; send what the core queued in reply (a pong, a close echo).
-                if protocol.has_data_to_send():
-                    await self._flush_locked()
                 while not protocol.should_close_transport():
-                    if protocol.close_expected() and scope.deadline == float("inf"):
+                    if protocol.close_expected() and scope.deadline == _INF:
                         scope.deadline = trio.current_time() + _timeout(
                             self._options.close_timeout
                         )
+                    # Send what the core queued by itself (for frames that came with the
+                    # handshake, or that receive() read): a pong only when the lock is free,
+                    # for its holder writes it after its own bytes and we must not wait on a
+                    # writer; a close echo always, for a holder may have found the
+                    # connection closing and written nothing.
+                    if protocol.has_data_to_send() and (
+                        not self._send_lock.locked() or protocol.state is not _OPEN
+                    ):
+                        await self._flush_locked()
+                    if (
+                        self._receiving or len(self._queue) - self._head > max_queue
+                    ) and protocol.state is not _CLOSED:
+                        # A task in receive() reads for itself; or backpressure: more than
+                        # max_queue pieces wait, so stop reading and let TCP push back on the
+                        # peer. (With a full queue one more read is made, so control frames
+                        # right behind the last message, such as the peer's close, are still
+                        # seen. Once CLOSED, only the end of the stream is left to read.)
+                        await self._park_reader()
+                        continue
+                    self._reader_reading = True
                     try:
-                        data = await stream.receive_some(size)
+                        data = await stream.receive_some(self._receive_size)
                     except (trio.BrokenResourceError, trio.ClosedResourceError):
                         data = b""
-                    # Performance: a read that filled its buffer means a large message is
-                    # streaming in; read 4 times more next time (up to _MAX_RECEIVE_SIZE), so
-                    # that a 1 MiB message takes 5 reads and run-loop passes rather than 16.
-                    # Any shorter read goes back to RECEIVE_SIZE, so small messages never pay
-                    # for a large allocation.
-                    size = min(size * 4, _MAX_RECEIVE_SIZE) if len(data) == size else RECEIVE_SIZE
-                    if data:
-                        self._counters[5] += len(data)
-                        protocol.receive_data(data)
-                    else:
-                        protocol.receive_eof()
-                    pieces = self._handle_events(protocol.events())
-                    self._undelivered = len(pieces)
-                    for piece in pieces:
-                        while len(self._queue) >= max_queue:
-                            # Backpressure: stop reading. Replies the core owes (a pong, a
-                            # close echo) go out first; they must not wait for the app.
-                            if protocol.has_data_to_send() and not self._send_lock.locked():
-                                await self._flush_locked()
-                            else:
-                                await self._queue_not_full.wait()
-                        self._queue.append(piece)
-                        self._undelivered -= 1
-                        self._queue_not_empty.wake()
-                    if protocol.should_close_transport() or not data:
-                        # Closing: wait for the lock so the close echo goes out before the
-                        # transport closes, but never longer than close_timeout (a task may
-                        # hold the lock, blocked writing to a peer that does not read).
-                        if scope.deadline == float("inf"):
-                            scope.deadline = trio.current_time() + _timeout(
-                                self._options.close_timeout
-                            )
-                        await self._flush_locked()
+                    finally:
+                        self._reader_reading = False
+                    self._process(data)
+                    if not data:
                         break
-                    # Performance: only take the lock (one more pass through the run loop)
-                    # when the core queued bytes of its own, a pong or a close echo.
-                    if protocol.has_data_to_send() and not self._send_lock.locked():
-                        await self._flush_locked()
+                # Closing: wait for the lock so the close echo goes out before the transport
+                # closes, but never longer than close_timeout (a task may hold the lock,
+                # blocked writing to a peer that does not read).
+                if scope.deadline == _INF:
+                    scope.deadline = trio.current_time() + _timeout(self._options.close_timeout)
+                await self._flush_locked()
             if scope.cancelled_caught and not self._done.is_set():
                 self._closed_detail = self._closed_detail or "timed out waiting for the peer"
         except Exception:  # never raise into the nursery: log and end the connection
             logger.exception("trio_ws: internal error in the reader task")
             self._closed_detail = "internal error in the reader task"
         finally:
-            # Pieces still held here will never reach the queue: stop receivers waiting.
-            self._undelivered = 0
             self._finish()
-            self._queue_not_empty.wake()
             with trio.CancelScope(shield=True):
                 await self._close_stream()
+
+    async def _park_reader(self) -> None:
+        """Sleep until the reader should read again.
+
+        While a task is in receive(), it reads the stream itself and the reader sleeps here,
+        so that a message costs no hand-over between two tasks. When that task leaves
+        receive(), it sets a deadline on this sleep: if no receive() comes back within
+        _READER_DELAY (the application only sends, say), the reader reads again, so the
+        peer's pings are still answered and its close still seen. An awaited pong or close
+        wakes the reader at once (_want_reading, _leave_receive).
+        """
+        if self._receiving:
+            self._queue_not_empty.wake()  # a receiver waiting for our read reads for itself
+        with trio.CancelScope() as park:
+            self._reader_park = park
+            try:
+                await self._reader_wakeup.wait()
+            finally:
+                self._reader_park = None
 
     async def _flush_locked(self) -> None:
         async with self._send_lock:
@@ -829,7 +919,7 @@ class _Wakeup:
 
 
 def _timeout(value: float | None) -> float:
-    return float("inf") if value is None else value
+    return _INF if value is None else value
 
 
 def _message_event(message: Data, finished: bool) -> TextMessage | BytesMessage:

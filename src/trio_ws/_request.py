@@ -152,8 +152,7 @@ class WebSocketRequest:
         protocol.send(AcceptConnection(subprotocol=subprotocol, headers=tuple(headers)))
         connection = WebSocketConnection(self._stream, protocol, self._options, self._nursery)
         self._connection = connection
-        pending = connection._handle_events(protocol.events())  # frames sent with the request
-        connection._queue.extend(pending)
+        connection._handle_events(protocol.events())  # frames sent with the request
         async with connection._send_lock:
             await connection._flush()
         if self._server is not None:
