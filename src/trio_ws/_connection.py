@@ -67,7 +67,7 @@ _OPEN = ConnectionState.OPEN
 _CLOSED = ConnectionState.CLOSED
 #: A payload chunk this large is written on its own rather than joined to its frame header
 #: (see _flush); equal to the core's threshold for queueing the two apart.
-_SEPARATE_WRITE = 65536
+_SEPARATE_WRITE = 262144
 #: The largest read, while reads keep filling their buffer (see _reader). With the receive
 #: queue's 16 pieces, at most 4 MiB wait in the queue of a reader that is reading ahead.
 _MAX_RECEIVE_SIZE = 4 * RECEIVE_SIZE
@@ -639,7 +639,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
         while chunks := protocol._take_output():
             # Performance: the core queues a large frame as header and payload; writing them
             # with two send_all() calls saves copying the payload behind its header, which
-            # costs more than the second call from 64 KiB on. Small chunks are joined into one
+            # costs more than the second call from 256 KiB on. Smaller chunks are joined into one
             # write (a send lock holder also writes the pongs queued meanwhile).
             if len(chunks) == 1 or (len(chunks) == 2 and len(chunks[1]) >= _SEPARATE_WRITE):
                 writes = chunks
