@@ -40,6 +40,7 @@ import trio
 from ._exceptions import ConnectionClosed, connection_closed
 from ._keepalive import Keepalive
 from ._options import RECEIVE_SIZE, Options
+from ._streams import close_forcefully
 from .protocol import (
     AcceptConnection,
     BytesMessage,
@@ -492,7 +493,8 @@ class WebSocketConnection(trio.abc.AsyncResource):
         await self._done.wait()
 
     async def _start_close(self, close: CloseConnection) -> None:
-        async with self._send_lock:
+        await self._lock()
+        try:
             if self._protocol.state is _OPEN and not self._done.is_set():
                 self._protocol.send(close)
                 self._close_sent = close
@@ -501,6 +503,8 @@ class WebSocketConnection(trio.abc.AsyncResource):
                     await self._flush()
                 except ConnectionClosed:
                     pass
+        finally:
+            self._send_lock.release()
 
     async def _abort(self) -> None:
         """Close the transport now and stop the background tasks."""
@@ -510,12 +514,13 @@ class WebSocketConnection(trio.abc.AsyncResource):
         await self._close_stream()
 
     async def _close_stream(self) -> None:
-        """Close the transport, once: ``_abort()`` and the reader both end with it."""
-        if self._stream_closed:
-            await trio.lowlevel.checkpoint()
-            return
-        self._stream_closed = True
-        await trio.aclose_forcefully(self._stream)
+        """Close the transport, once: ``_abort()`` and the reader both end with it.
+
+        Not always a checkpoint (see close_forcefully): aclose() has one before it.
+        """
+        if not self._stream_closed:
+            self._stream_closed = True
+            await close_forcefully(self._stream)
 
     # --- Internals ---------------------------------------------------------------------------
 
@@ -736,6 +741,11 @@ class WebSocketConnection(trio.abc.AsyncResource):
         scope = self._reader_scope
         try:
             with scope:
+                if protocol.state is _OPEN and not protocol.has_data_to_send():
+                    # Performance: the application usually calls receive() right away and
+                    # reads for itself; reading here first would hand its first message
+                    # over between tasks. Start as if receive() had just been left.
+                    await self._park_reader(trio.current_time() + _READER_DELAY)
                 while not protocol.should_close_transport():
                     if protocol.close_expected() and scope.deadline == _INF:
                         scope.deadline = trio.current_time() + _timeout(
@@ -758,7 +768,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
                         # peer. (With a full queue one more read is made, so control frames
                         # right behind the last message, such as the peer's close, are still
                         # seen. Once CLOSED, only the end of the stream is left to read.)
-                        await self._park_reader()
+                        await self._park_reader(_INF)
                         continue
                     self._reader_reading = True
                     try:
@@ -786,7 +796,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
             with trio.CancelScope(shield=True):
                 await self._close_stream()
 
-    async def _park_reader(self) -> None:
+    async def _park_reader(self, deadline: float) -> None:
         """Sleep until the reader should read again.
 
         While a task is in receive(), it reads the stream itself and the reader sleeps here,
@@ -798,7 +808,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
         """
         if self._receiving:
             self._queue_not_empty.wake()  # a receiver waiting for our read reads for itself
-        with trio.CancelScope() as park:
+        with trio.CancelScope(deadline=deadline) as park:
             self._reader_park = park
             try:
                 await self._reader_wakeup.wait()
@@ -806,11 +816,24 @@ class WebSocketConnection(trio.abc.AsyncResource):
                 self._reader_park = None
 
     async def _flush_locked(self) -> None:
-        async with self._send_lock:
-            try:
-                await self._flush()
-            except ConnectionClosed:
-                pass
+        await self._lock()
+        try:
+            await self._flush()
+        except ConnectionClosed:
+            pass
+        finally:
+            self._send_lock.release()
+
+    async def _lock(self) -> None:
+        """Take the send lock, without a pass through the run loop when it is free.
+
+        Performance: ``await lock.acquire()`` always yields. Not a checkpoint when the lock
+        is free; the write that follows is one.
+        """
+        try:
+            self._send_lock.acquire_nowait()
+        except trio.WouldBlock:
+            await self._send_lock.acquire()
 
     async def _keepalive_ping(self) -> bool:
         """Send one keepalive ping; return whether the connection is still worth pinging.

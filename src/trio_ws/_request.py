@@ -144,7 +144,8 @@ class WebSocketRequest:
                 the client did not offer.
             ConnectionClosed: the client left before the answer could be sent.
         """
-        await trio.lowlevel.checkpoint()
+        # A cancellation point here; the write of the answer below is the schedule point.
+        await trio.lowlevel.checkpoint_if_cancelled()
         if not self.is_websocket:
             raise LocalProtocolError("cannot accept a plain HTTP request; use respond()")
         self._claim()
@@ -153,8 +154,11 @@ class WebSocketRequest:
         connection = WebSocketConnection(self._stream, protocol, self._options, self._nursery)
         self._connection = connection
         connection._handle_events(protocol.events())  # frames sent with the request
-        async with connection._send_lock:
+        await connection._lock()
+        try:
             await connection._flush()
+        finally:
+            connection._send_lock.release()
         if self._server is not None:
             self._server._track(connection)
         connection._start_background(self._server._keepalive if self._server else None)
@@ -215,6 +219,8 @@ class WebSocketRequest:
     async def _finish(self, error: BaseException | None) -> None:
         """After the handler: close what it left open."""
         if self._connection is not None:
+            if self._connection._stream_closed:
+                return  # over already: nothing to close
             if error is None:
                 await self._connection.aclose(1000)
             else:

@@ -14,6 +14,7 @@ from ._connection import WebSocketConnection
 from ._keepalive import Keepalive
 from ._options import RECEIVE_SIZE, Compression, Options
 from ._request import WebSocketRequest
+from ._streams import close_forcefully
 from .protocol import (
     Connection,
     ConnectionFailed,
@@ -307,7 +308,7 @@ async def _serve_connection(
                 if server is not None:
                     server._untrack(request._connection)
     finally:
-        await trio.aclose_forcefully(stream)
+        await close_forcefully(stream)
 
 
 async def _read_request(stream: trio.abc.Stream, protocol: Connection) -> Request | None:

@@ -365,7 +365,9 @@ async def test_disconnect_timeout() -> None:
                 ) as ws:
                     for _ in range(3):
                         await ws.send_message("unread")
-                    await trio.sleep(0.1)
+                    # Past the server reader's first read (it waits 0.1 s for a receive()),
+                    # which fills its queue, so the close below is never read.
+                    await trio.sleep(0.3)
 
 
 async def test_user_exception_comes_out_unwrapped() -> None:

@@ -10,6 +10,7 @@ import trio.testing
 
 import trio_ws
 from trio_ws import ConnectionClosedError, ConnectionClosedOK
+from trio_ws._connection import _READER_DELAY
 
 from .helpers import RawPeer, ServerSide, options, pair
 
@@ -187,4 +188,5 @@ async def test_close_echo_waits_for_a_blocked_sender_at_most_close_timeout(autoj
         start = trio.current_time()
         await peer.send_frame(0x8, b"\x03\xe8", mask=True)
         await side.ws.wait_closed()
-        assert trio.current_time() - start <= 3.01
+        # The handler never receives: the reader reads the close after _READER_DELAY.
+        assert trio.current_time() - start <= 3.01 + _READER_DELAY
