@@ -76,7 +76,7 @@ _MAX_RECEIVE_SIZE = 4 * RECEIVE_SIZE
 #: itself (see _park_reader), in seconds.
 _READER_DELAY = 0.1
 #: receive() yields to other tasks at least once per this many messages that were already
-#: waiting (see _next_queued_piece).
+#: waiting (see _next_piece).
 _SCHEDULE_EVERY = 16
 _INF = float("inf")
 
@@ -122,6 +122,39 @@ class WebSocketConnection(trio.abc.AsyncResource):
     Iterating over it yields messages until the peer closes normally (1000 or 1001); any
     other end raises :class:`~trio_ws.ConnectionClosedError`.
     """
+
+    # Slots (memory: an idle connection's attributes in a dict cost twice as much).
+    __slots__ = (
+        "__weakref__",  # the keepalive scheduler holds connections weakly
+        "_abandoned",
+        "_close_received",
+        "_close_sent",
+        "_closed_detail",
+        "_counters",
+        "_done",
+        "_head",
+        "_last_rtt",
+        "_nursery",
+        "_options",
+        "_own_keepalive_scope",
+        "_partial",
+        "_ping_scope",
+        "_pings",
+        "_protocol",
+        "_queue",
+        "_queue_not_empty",
+        "_reader_park",
+        "_reader_reading",
+        "_reader_scope",
+        "_reader_wakeup",
+        "_receive_size",
+        "_receiving",
+        "_send_lock",
+        "_since_schedule",
+        "_skipping",
+        "_stream",
+        "_stream_closed",
+    )
 
     def __init__(
         self,
@@ -563,14 +596,12 @@ class WebSocketConnection(trio.abc.AsyncResource):
             self._reader_wakeup.wake()
 
     async def _next_piece(self) -> TextMessage | BytesMessage:
-        while True:
-            piece = await self._next_queued_piece()
-            if not self._skipping:
-                return piece
-            if piece.message_finished:  # the end of the abandoned message: skip it too
-                self._skipping = False
+        """Take the next message piece: queued already, read here, or read by the reader.
 
-    async def _next_queued_piece(self) -> TextMessage | BytesMessage:
+        Memory and performance: one method rather than three, because every level of an
+        await chain is a coroutine that a connection waiting here keeps, and that every
+        resumption steps through.
+        """
         queue = self._queue
         if self._head < len(queue):
             # Performance: a piece is already here. A schedule point costs a pass through
@@ -585,40 +616,47 @@ class WebSocketConnection(trio.abc.AsyncResource):
                 await trio.lowlevel.cancel_shielded_checkpoint()
         else:
             self._since_schedule = 0
+        while True:
             while self._head >= len(queue):
                 if self._ended() or self._protocol.state is _CLOSED:
+                    await trio.lowlevel.checkpoint()  # a checkpoint, even when closed
                     raise self._closed_exception()  # nothing more can arrive
                 if self._reader_reading:
                     await self._queue_not_empty.wait()  # it hands over when it has read
-                else:
-                    await self._read_for_receiver()
-        head = self._head
-        piece = queue[head]
-        head += 1
-        if head == len(queue):
-            queue.clear()
-            head = 0
-        self._head = head
-        return piece
-
-    async def _read_for_receiver(self) -> None:
-        """Read the stream in the receiving task itself, while the reader is parked.
-
-        Performance: a message read here reaches the application without a hand-over from
-        the reader task, which would cost one more pass through Trio's run loop per message.
-        Cancelling this read loses nothing (Trio's streams guarantee it for receive_some).
-        """
-        try:
-            data = await self._stream.receive_some(self._receive_size)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            data = b""
-        self._process(data)
-        if self._protocol.state is not _OPEN:
-            # Closing: the reader sees it through (the close echo, the deadline, the
-            # transport). If this task keeps receiving, the reader parks again.
-            self._reader_wakeup.wake()
-        elif self._protocol.has_data_to_send() and not self._send_lock.locked():
-            await self._flush_locked()  # a pong
+                    continue
+                # Performance: read in this task, while the reader is parked. A message read
+                # here reaches the application without a hand-over from the reader task,
+                # which costs one more pass through Trio's run loop per message. Cancelling
+                # this read loses nothing (Trio's streams guarantee it for receive_some).
+                try:
+                    data = await self._stream.receive_some(self._receive_size)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    if self._done.is_set():
+                        continue  # closed under us by aclose() or the reader: they say why
+                    data = b""
+                self._process(data)
+                if self._protocol.state is not _OPEN or self._protocol.has_data_to_send():
+                    # The reader writes what the core owes (a pong: a write here could be
+                    # cancelled halfway with this receive(), which would end the connection)
+                    # and sees a close through (the echo, the deadline, the transport). If
+                    # this task keeps receiving, the reader parks again.
+                    self._reader_wakeup.wake()
+            head = self._head
+            piece = queue[head]
+            head += 1
+            if head == len(queue):
+                queue.clear()
+                head = 0
+            elif head >= 64 and head * 2 >= len(queue):
+                # A consumer that never quite catches up never empties the queue: drop the
+                # pieces taken so far once they are the larger part, so memory stays bounded.
+                del queue[:head]
+                head = 0
+            self._head = head
+            if not self._skipping:
+                return piece
+            if piece.message_finished:  # the end of an abandoned message: skip it too
+                self._skipping = False
 
     def _process(self, data: bytes | bytearray) -> None:
         """Feed what was read (``b""`` at the end of the stream) to the core; queue pieces."""
@@ -637,6 +675,8 @@ class WebSocketConnection(trio.abc.AsyncResource):
         else:
             protocol.receive_eof()
         self._handle_events(protocol.events())
+        if protocol.state is not _OPEN:
+            self._queue_not_empty.wake()  # a receiver waiting for the reader: it may be over
 
     async def _flush(self) -> None:
         """Write what the core has queued. Call with the send lock held."""
@@ -698,7 +738,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
                     self._close_sent = event.response()  # the core echoed it
             elif isinstance(event, ConnectionFailed):
                 error = event.error
-                self._closed_detail = str(error)
+                self._closed_detail = self._closed_detail or str(error)  # the first cause
                 code = error.close_code
                 if code is not None and code != 1006 and self._close_sent is None:
                     self._close_sent = CloseConnection(code=code)
@@ -754,10 +794,10 @@ class WebSocketConnection(trio.abc.AsyncResource):
                     # Send what the core queued by itself (for frames that came with the
                     # handshake, or that receive() read): a pong only when the lock is free,
                     # for its holder writes it after its own bytes and we must not wait on a
-                    # writer; a close echo always, for a holder may have found the
-                    # connection closing and written nothing.
+                    # writer; the close echo (once CLOSED) always, for a holder may have
+                    # found the connection closed and written nothing.
                     if protocol.has_data_to_send() and (
-                        not self._send_lock.locked() or protocol.state is not _OPEN
+                        not self._send_lock.locked() or protocol.state is _CLOSED
                     ):
                         await self._flush_locked()
                     if (
@@ -906,14 +946,14 @@ class _Fragments:
                 conn._counters[3] += self._size
             return piece.data
         finally:
-            conn._receiving = False
+            conn._leave_receive()
 
 
 class _Wakeup:
     """Where one task waits until another wakes it: a ParkingLot for a single waiter.
 
-    Each connection has two (the receiver waiting for messages, the reader waiting for room
-    in the queue) and only one task can wait on each, so the general ParkingLot, with its
+    Each connection has two (the receiver waiting for the reader's read, the parked reader)
+    and only one task can wait on each, so the general ParkingLot, with its
     ordered dict of waiters, is memory that idle connections pay for nothing.
     """
 

@@ -124,7 +124,8 @@ class Connection:
         self._state = _CONNECTING
         self._events: list[Event] = []
         self._outbox: list[bytes] = []
-        self._handshake: ClientHandshake | ServerHandshake
+        # Dropped once the handshake is over (memory: it holds the offered extensions).
+        self._handshake: ClientHandshake | ServerHandshake | None
         if role is Role.CLIENT:
             self._handshake = ClientHandshake(extensions=extensions, limits=limits)
         else:
@@ -367,6 +368,7 @@ class Connection:
 
     def _receive_handshake(self, data: bytes) -> None:
         handshake = self._handshake
+        assert handshake is not None  # only while CONNECTING
         if isinstance(handshake, ServerHandshake):
             if self._answer_pending:
                 # The client pipelined frames after its request; keep them for after accept,
@@ -394,6 +396,7 @@ class Connection:
 
     def _receive_handshake_eof(self) -> None:
         handshake = self._handshake
+        assert handshake is not None  # only while CONNECTING
         if isinstance(handshake, ServerHandshake):
             if self._answer_pending:
                 raise RemoteProtocolError("the client left before the handshake was answered")
@@ -404,6 +407,7 @@ class Connection:
             raise RemoteProtocolError("connection closed without a close frame", close_code=1006)
 
     def _client_handshake_done(self, result: object) -> None:
+        self._handshake = None
         if isinstance(result, ClientAccepted):
             self._extensions = result.extensions
             self._messages.use_extensions(result.extensions)
@@ -441,6 +445,7 @@ class Connection:
             self._receiving = False
             self._buffer = b""
         self._answer_pending = False
+        self._handshake = None
         self._outbox.append(data)
 
     # --- Internals: frames --------------------------------------------------------------------

@@ -44,10 +44,16 @@ MAX_CONTROL_PAYLOAD = 125
 
 
 def _check_headers(headers: object) -> Headers:
-    try:
-        pairs = tuple((str(name), str(value)) for name, value in headers)  # type: ignore[attr-defined]
-    except (TypeError, ValueError):
-        raise LocalProtocolError("headers must be a sequence of (name, value) pairs") from None
+    if type(headers) is tuple and all(
+        type(pair) is tuple and len(pair) == 2 and type(pair[0]) is str and type(pair[1]) is str
+        for pair in headers
+    ):
+        pairs: Headers = headers  # already pairs of text: kept, not copied (memory)
+    else:
+        try:
+            pairs = tuple((str(name), str(value)) for name, value in headers)  # type: ignore[attr-defined]
+        except (TypeError, ValueError):
+            raise LocalProtocolError("headers must be a sequence of (name, value) pairs") from None
     for name, value in pairs:
         if not _TOKEN.match(name):
             raise LocalProtocolError(f"invalid header name {name!r}")

@@ -491,6 +491,10 @@ class ServerHandshake:
 
     def _check(self, event: h11.Request) -> Request:
         headers = decode_headers(event.headers)
+        # Each field's values, looked up below instead of scanning every header per field.
+        fields: dict[str, list[str]] = {}
+        for name, value in headers:
+            fields.setdefault(name, []).append(value)
         method = event.method.decode("latin-1")
         target = event.target.decode("latin-1")
         # RFC 6455 §4.2.1 item 1: "An HTTP/1.1 or higher GET request".
@@ -499,16 +503,16 @@ class ServerHandshake:
             raise _fail(f"HTTP/{version} request: the handshake needs HTTP/1.1")
         if method != "GET":
             raise _fail(f"method {_show(method)} is not allowed: the handshake is a GET", 405)
-        lengths = header_values(headers, "content-length")  # h11 checked these are digits
-        if header_values(headers, "transfer-encoding") or any(int(v) for v in lengths):
+        lengths = fields.get("content-length", [])  # h11 checked these are digits
+        if fields.get("transfer-encoding", []) or any(int(v) for v in lengths):
             raise _fail("request has a body: a handshake GET must not")
         # RFC 6455 §4.1 item 3: the Request-URI is origin-form (a path and an optional query).
         if not target.startswith("/") or "#" in target:
             raise _fail(f"request target {_show(target)} is not in origin-form")
-        host = header_values(headers, "host")[0]  # h11 checked an HTTP/1.1 request has one Host
+        host = fields["host"][0]  # h11 checked an HTTP/1.1 request has one Host
         # RFC 6455 §4.2.1 item 3: |Upgrade| contains "websocket" (case-insensitive).
-        is_websocket = "websocket" in parse_token_list(header_values(headers, "upgrade"))
-        subprotocols = self._check_websocket(headers) if is_websocket else []
+        is_websocket = "websocket" in parse_token_list(fields.get("upgrade", []))
+        subprotocols = self._check_websocket(fields) if is_websocket else []
         try:
             self._request = Request(
                 host=host,
@@ -524,12 +528,12 @@ class ServerHandshake:
             raise _fail(f"invalid request: {exc}") from None
         return self._request
 
-    def _check_websocket(self, headers: Headers) -> list[str]:
+    def _check_websocket(self, fields: dict[str, list[str]]) -> list[str]:
         # RFC 6455 §4.2.1 item 4: |Connection| includes the token "Upgrade" (case-insensitive).
-        if "upgrade" not in parse_token_list(header_values(headers, "connection")):
+        if "upgrade" not in parse_token_list(fields.get("connection", [])):
             raise _fail("request has 'Upgrade: websocket' but lacks 'Connection: upgrade'")
         # Item 5: |Sec-WebSocket-Key| base64-decodes to 16 bytes; §11.3.1: it appears once.
-        keys = header_values(headers, "sec-websocket-key")
+        keys = fields.get("sec-websocket-key", [])
         if len(keys) != 1:
             raise _fail(f"request has {len(keys)} Sec-WebSocket-Key headers instead of 1")
         try:
@@ -540,18 +544,18 @@ class ServerHandshake:
             raise _fail(f"Sec-WebSocket-Key {_show(keys[0])} is not base64 of 16 bytes")
         self._key = keys[0]
         # Item 6 and §4.4: version 13, else 426 with |Sec-WebSocket-Version: 13|.
-        version = ", ".join(header_values(headers, "sec-websocket-version"))
+        version = ", ".join(fields.get("sec-websocket-version", []))
         if not version:
             raise _fail("request lacks Sec-WebSocket-Version", 426)
         if version != "13":
             message = f"unsupported Sec-WebSocket-Version {_show(version)}"
             raise _fail(f"{message}: this server supports only 13", 426)
         try:
-            subprotocols = parse_subprotocols(header_values(headers, "sec-websocket-protocol"))
+            subprotocols = parse_subprotocols(fields.get("sec-websocket-protocol", []))
         except ValueError as exc:
             raise _fail(f"invalid Sec-WebSocket-Protocol header: {exc}") from None
         try:
-            self._offers = parse_extensions(header_values(headers, "sec-websocket-extensions"))
+            self._offers = parse_extensions(fields.get("sec-websocket-extensions", []))
         except ValueError as exc:
             raise _fail(f"invalid Sec-WebSocket-Extensions header: {exc}") from None
         return subprotocols
