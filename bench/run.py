@@ -19,9 +19,12 @@ Two figures per scenario and server:
 
 An operation is one message echoed (round trips, throughput, 100 connections, compression),
 one connection from TCP connect to TCP close with one small message each way (handshakes),
-one message delivered (broadcast). Idle memory is the server's RSS growth per open connection
-over 2,000 connections, each after its handshake and one 32-byte echo. Rounds are interleaved
-(every server, every scenario, then again) and each figure is the median over the rounds.
+one message delivered (broadcast: trio-ws uses its ``broadcast()``, which writes the frame
+to each socket directly when the socket takes it; the others, which have no broadcast for
+Trio, and raw Trio loop over their ``send``, one run-loop pass per delivery). Idle memory
+is the server's RSS growth per open connection over 2,000 connections, each after its
+handshake and one 32-byte echo. Rounds are interleaved (every server, every scenario, then
+again) and each figure is the median over the rounds.
 """
 
 from __future__ import annotations

@@ -197,3 +197,92 @@ async def test_the_frame_is_encoded_once_for_connections_that_can_share_it(monke
             for client in h.clients:
                 assert await client.receive() == "shared"
             assert h.servers[0].statistics().messages_sent == 1
+
+
+# --- Over TCP: the frame is written directly to sockets that take it ----------------------
+
+
+@asynccontextmanager
+async def tcp_hub(count: int, *, stalled: int = 0) -> AsyncIterator[Hub]:
+    """``count`` loopback TCP clients; the last ``stalled`` of them never read."""
+    servers: list[WebSocketConnection] = []
+    arrived = trio.Event()
+
+    async def handler(request: WebSocketRequest) -> None:
+        ws = await request.accept()
+        servers.append(ws)
+        if len(servers) == count:
+            arrived.set()
+        await ws.wait_closed()
+
+    async with trio.open_nursery() as nursery, AsyncExitStack() as stack:
+        server = await nursery.start(
+            partial(trio_ws.serve, handler, "127.0.0.1", 0, ping_interval=None, compression=None)
+        )
+        clients = []
+        for index in range(count):
+            clients.append(
+                await stack.enter_async_context(
+                    trio_ws.open_websocket(
+                        f"ws://127.0.0.1:{server.port}/",
+                        ping_interval=None,
+                        close_timeout=1.0,
+                        compression=None,
+                        max_queue=1 if index >= count - stalled else 16,
+                        max_message_size=8 * 1024 * 1024,
+                    )
+                )
+            )
+        await arrived.wait()
+        # Accepted in connection order (each client waits for its handshake).
+        yield Hub(servers, clients)
+        nursery.cancel_scope.cancel()
+
+
+async def test_small_frames_go_to_tcp_sockets_without_a_task(monkeypatch) -> None:
+    slow_path = []
+    original = WebSocketConnection._send_serialized
+
+    async def counting(self, frame, size):  # type: ignore[no-untyped-def]
+        slow_path.append(self)
+        return await original(self, frame, size)
+
+    with trio.fail_after(10):
+        async with tcp_hub(20) as h:
+            monkeypatch.setattr(WebSocketConnection, "_send_serialized", counting)
+            for n in range(5):
+                result = await broadcast(h.servers, f"tick {n}")
+                assert result.delivered == tuple(h.servers)
+            monkeypatch.setattr(WebSocketConnection, "_send_serialized", original)
+            assert slow_path == []  # every socket took every frame at once
+            for client in h.clients:
+                assert [await client.receive() for _ in range(5)] == [
+                    f"tick {n}" for n in range(5)
+                ]
+            assert h.servers[0].statistics().messages_sent == 5
+
+
+async def test_a_frame_larger_than_the_socket_buffer_arrives_whole_or_the_client_is_dropped() -> (
+    None
+):
+    message = bytes(range(256)) * 16384  # 4 MiB: more than a loopback socket takes at once
+    with trio.fail_after(30):
+        async with tcp_hub(3, stalled=1) as h:
+            readers_done = 0
+            async with trio.open_nursery() as nursery:
+
+                async def read(client: WebSocketConnection) -> None:
+                    nonlocal readers_done
+                    assert await client.receive() == message
+                    readers_done += 1
+
+                for client in h.clients[:2]:
+                    nursery.start_soon(read, client)
+                result = await broadcast(h.servers, message, timeout=1.0)
+            assert readers_done == 2
+            assert result.delivered == tuple(h.servers[:2])
+            assert result.dropped == (h.servers[2],)
+            # The healthy connections go on: the rest of each frame went out before this.
+            for server, client in zip(h.servers[:2], h.clients[:2], strict=True):
+                await server.send("after")
+                assert await client.receive() == "after"

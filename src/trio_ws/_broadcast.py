@@ -19,6 +19,12 @@ server connection without a negotiated extension (see
 :meth:`trio_ws.protocol.Connection.can_share_frames`). A connection with compression (its
 own compression context) or a client connection (a fresh mask per frame) encodes the message
 itself through :meth:`~trio_ws.WebSocketConnection.send`.
+
+Performance. A task per connection costs more than the write it does, so the frame is first
+offered to each plain TCP socket directly, without blocking: when the kernel takes all of it
+(the common case) the connection needs no task. Only connections that are busy sending,
+whose socket buffer is full, or that took part of the frame (the rest then goes first) get a
+task, bounded by the timeout as above.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from typing import final
 
 import trio
 
-from ._connection import Data, WebSocketConnection
+from ._connection import _PARTIAL, _WRITTEN, Data, WebSocketConnection
 from ._exceptions import ConnectionClosed
 from .protocol import BytesMessage, TextMessage, serialize_message
 
@@ -104,10 +110,10 @@ async def broadcast(
         TextMessage(data=message) if isinstance(message, str) else BytesMessage(data=message)
     )
 
-    async def send_one(index: int, ws: WebSocketConnection) -> None:
+    async def send_one(index: int, ws: WebSocketConnection, frame: bytes | None) -> None:
         with trio.CancelScope(deadline=deadline) as scope:
             try:
-                if not await ws._send_serialized(shared, len(message)):
+                if not await ws._send_serialized(frame, len(message)):
                     await ws.send(message, compress=compress)
             except ConnectionClosed:
                 return
@@ -119,10 +125,20 @@ async def broadcast(
             # transport gone and ends the connection (1006).
             await trio.aclose_forcefully(ws.stream)
 
+    await trio.lowlevel.checkpoint()
     async with trio.open_nursery() as nursery:
         for index, ws in enumerate(targets):
-            if not ws.closed:
-                nursery.start_soon(send_one, index, ws)
+            if ws.closed:
+                continue
+            # Performance: most sockets take the frame at once; only the others need a task
+            # (a task per connection costs more than the write itself).
+            written = ws._write_serialized_now(shared, len(message))
+            if written == _WRITTEN:
+                outcomes[index] = _DELIVERED
+            else:
+                # The rest of a partly written frame, or the whole message.
+                frame = None if written == _PARTIAL else shared
+                nursery.start_soon(send_one, index, ws, frame)
     by_outcome: tuple[list[WebSocketConnection], ...] = ([], [], [])
     for ws, outcome in zip(targets, outcomes, strict=True):
         by_outcome[outcome].append(ws)
