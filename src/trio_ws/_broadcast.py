@@ -73,13 +73,13 @@ async def broadcast(
         room.connections.difference_update(result.dropped + result.skipped)
 
     The frame is encoded once where connections can share it, and written at once to each
-    plain TCP socket with room for it; the other sends run concurrently, a task each. A send
-    that has not completed ``timeout`` seconds after the broadcast started drops its connection: the
-    transport is closed at once, without a closing handshake (a peer that does not read
-    could not get a close frame anyway), and the peer sees code 1006. So the call returns
-    within ``timeout`` seconds (plus the time to close the dropped transports), however many
-    receivers stall. Connections already closed or closing are skipped. A connection given
-    more than once gets the message once.
+    plain TCP socket with room for it; the other sends run concurrently, a task each. A
+    send that has not completed ``timeout`` seconds after the broadcast started drops its
+    connection: the transport is closed at once, without a closing handshake (a peer that
+    does not read could not get a close frame anyway), and the peer sees code 1006. So the
+    call returns within ``timeout`` seconds (plus the time to close the dropped transports),
+    however many receivers stall. Connections already closed or closing are skipped. A
+    connection given more than once gets the message once.
 
     Args:
         connections: The connections to send to.

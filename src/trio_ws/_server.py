@@ -152,15 +152,12 @@ class Server:
 
     async def _handle(self, stream: trio.abc.Stream) -> None:
         try:
-            with trio.CancelScope() as scope:
-                self._handler_scopes.add(scope)
-                await _serve_connection(
-                    self._handler, stream, self._options, self._origins, server=self
-                )
+            await _serve_connection(
+                self._handler, stream, self._options, self._origins, server=self
+            )
         except Exception:
             logger.exception("trio_ws: error while serving a connection")
         finally:
-            self._handler_scopes.discard(scope)
             self._active -= 1
             if not self._active:
                 self._idle.set()
@@ -282,31 +279,39 @@ async def _serve_connection(
 ) -> None:
     protocol = Connection(Role.SERVER, extensions=options.extensions(), limits=options.limits())
     try:
-        timeout = options.open_timeout
-        event: Request | None = None
-        with trio.move_on_after(float("inf") if timeout is None else timeout):
-            event = await _read_request(stream, protocol)
-        if event is None:
-            return  # bad request (already answered), client gone, or too slow (slowloris)
-        if origins is not None and event.is_websocket:
-            origin = next((v for k, v in event.headers if k == "origin"), None)
-            if origin not in origins:
-                body = b"Forbidden: origin not allowed\n"
-                protocol.send(RejectConnection(status_code=403, body=body))
-                await _send_quietly(stream, protocol.data_to_send())
-                return
+        # The connection's nursery, opened first so that its cancel scope is also the one
+        # Server.aclose() cancels (one scope per connection rather than two: memory).
         async with trio.open_nursery() as nursery:
-            request = WebSocketRequest(stream, protocol, event, options, nursery, server)
+            if server is not None:
+                server._handler_scopes.add(nursery.cancel_scope)
+            request: WebSocketRequest | None = None
             try:
-                await handler(request)
-            except Exception as exc:
-                logger.exception("trio_ws: handler raised for %r", request)
-                await request._finish(exc)
-            else:
-                await request._finish(None)
+                timeout = options.open_timeout
+                event: Request | None = None
+                with trio.move_on_after(float("inf") if timeout is None else timeout):
+                    event = await _read_request(stream, protocol)
+                if event is None:
+                    return  # bad request (already answered), client gone, or too slow
+                if origins is not None and event.is_websocket:
+                    origin = next((v for k, v in event.headers if k == "origin"), None)
+                    if origin not in origins:
+                        body = b"Forbidden: origin not allowed\n"
+                        protocol.send(RejectConnection(status_code=403, body=body))
+                        await _send_quietly(stream, protocol.data_to_send())
+                        return
+                request = WebSocketRequest(stream, protocol, event, options, nursery, server)
+                try:
+                    await handler(request)
+                except Exception as exc:
+                    logger.exception("trio_ws: handler raised for %r", request)
+                    await request._finish(exc)
+                else:
+                    await request._finish(None)
             finally:
                 if server is not None:
-                    server._untrack(request._connection)
+                    server._handler_scopes.discard(nursery.cancel_scope)
+                    if request is not None:
+                        server._untrack(request._connection)
     finally:
         await close_forcefully(stream)
 
