@@ -137,6 +137,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
         "_close_sent",
         "_closed_detail",
         "_counters",
+        "_discarding",
         "_done",
         "_head",
         "_last_rtt",
@@ -188,6 +189,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
         self._since_schedule = 0  # messages receive() returned without a schedule point
         self._abandoned = False  # receive_fragments() left a message before its end
         self._skipping = False  # dropping the rest of such a message
+        self._discarding = False  # closing with a full queue: dropping a message (see below)
         self._partial: list[Any] = []
         self._pings: dict[bytes, tuple[trio.Event, float]] = {}
         self._last_rtt: float | None = None
@@ -198,7 +200,8 @@ class WebSocketConnection(trio.abc.AsyncResource):
         self._stream_closed = False
         self._reader_scope = trio.CancelScope()
         self._ping_scope: trio.CancelScope | None = None  # the keepalive ping in flight
-        self._own_keepalive_scope = trio.CancelScope()  # a client's own Keepalive task
+        # A client's own Keepalive task, if it has one (a server's connections share one).
+        self._own_keepalive_scope: trio.CancelScope | None = None
         self._counters = [0, 0, 0, 0, 0, 0]  # msgs/bytes out, msgs/bytes in, wire out/in
 
     # --- Facts ------------------------------------------------------------------------------
@@ -781,7 +784,8 @@ class WebSocketConnection(trio.abc.AsyncResource):
         self._reader_scope.cancel()
         if self._ping_scope is not None:
             self._ping_scope.cancel()
-        self._own_keepalive_scope.cancel()
+        if self._own_keepalive_scope is not None:
+            self._own_keepalive_scope.cancel()
         self._queue_not_empty.wake()
         for answered, _ in self._pings.values():
             answered.set()
@@ -789,9 +793,23 @@ class WebSocketConnection(trio.abc.AsyncResource):
     def _handle_events(self, events: list[Event]) -> None:
         """React to the core's events; queue the message pieces for receive()."""
         queued = False
+        queue = self._queue
         for event in events:
             if isinstance(event, TextMessage | BytesMessage):
-                self._queue.append(event)
+                if self._discarding or (
+                    self._close_sent is not None  # as of this event: ours, not an echo
+                    and len(queue) - self._head > self._options.max_queue
+                    and (len(queue) == self._head or queue[-1].message_finished)
+                ):
+                    # We sent a close and more than max_queue pieces wait: the reader goes
+                    # on reading to see the peer's close (so that aclose() does not wait for
+                    # close_timeout behind unread messages), and whole messages that come
+                    # meanwhile are dropped, so memory stays bounded. (Messages read in the
+                    # same read before the peer's own close are not: the echo is only
+                    # recorded when its event comes, after theirs.)
+                    self._discarding = not event.message_finished
+                    continue
+                queue.append(event)
                 queued = True
             elif isinstance(event, Pong):
                 self._pong_received(event.payload)
@@ -830,10 +848,12 @@ class WebSocketConnection(trio.abc.AsyncResource):
         if interval is not None:
             if keepalive is None:
                 keepalive = Keepalive(interval)
+                self._own_keepalive_scope = trio.CancelScope()
                 self._nursery.start_soon(self._run_own_keepalive, keepalive)
             keepalive.add(self)
 
     async def _run_own_keepalive(self, keepalive: Keepalive) -> None:
+        assert self._own_keepalive_scope is not None
         with self._own_keepalive_scope:
             await keepalive.run()
 
@@ -863,14 +883,15 @@ class WebSocketConnection(trio.abc.AsyncResource):
                         not self._send_lock.locked() or protocol.state is _CLOSED
                     ):
                         await self._flush_locked()
-                    if (
-                        self._receiving or len(self._queue) - self._head > max_queue
-                    ) and protocol.state is not _CLOSED:
+                    state = protocol.state
+                    if (self._receiving and state is not _CLOSED) or (
+                        len(self._queue) - self._head > max_queue and state is _OPEN
+                    ):
                         # A task in receive() reads for itself; or backpressure: more than
                         # max_queue pieces wait, so stop reading and let TCP push back on the
                         # peer. (With a full queue one more read is made, so control frames
-                        # right behind the last message, such as the peer's close, are still
-                        # seen. Once CLOSED, only the end of the stream is left to read.)
+                        # right behind the last message are still seen. Once closing, the
+                        # peer's close must be read: see _handle_events.)
                         await self._park_reader(_INF)
                         continue
                     self._reader_reading = True

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 import trio
 import trio.testing
 
 import trio_ws
 
-from .helpers import ServerSide, options
+from .helpers import RawPeer, ServerSide, options
 
 
 async def test_full_queue_stops_the_reader(autojump_clock) -> None:
@@ -53,3 +54,43 @@ async def test_pong_replies_do_not_block_the_reader_while_a_send_waits(autojump_
             assert await ws.receive() == b"b" * 100_000
             assert await server_ws.receive() == b"a" * 100_000
             side.release.set()
+
+
+async def test_closing_with_a_full_queue_reads_the_close_and_drops_what_overflows(
+    autojump_clock,
+) -> None:
+    """aclose() with unread messages: the peer's close is read at once (not after
+    close_timeout); messages read meanwhile beyond the queue's bound are dropped whole."""
+    client_stream, peer_stream = trio.testing.memory_stream_pair()
+    peer = RawPeer(peer_stream)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(peer.accept_handshake)
+        async with trio_ws.open_websocket_stream(
+            client_stream, host="t", options=options(max_queue=1, close_timeout=10)
+        ) as ws:
+            for n in range(3):  # nobody receives: the reader reads them one by one
+                await peer.send_frame(0x1, b"early %d" % n)
+                await trio.sleep(1)
+            assert ws.statistics().queue_depth == 2  # max_queue, and one more read
+            # "early 2" waits unread in the stream; the peer sends more, and a fragmented
+            # message, then answers our close.
+            await peer.send_frame(0x1, b"late")
+            await peer.stream.send_all(b"\x01\x03fra" + b"\x80\x03ged")  # two fragments
+
+            async def answer() -> None:
+                opcode, payload = await peer.read_frame()
+                while opcode != 0x8:
+                    opcode, payload = await peer.read_frame()
+                await peer.send_frame(0x8, payload)
+                await peer_stream.aclose()
+
+            nursery.start_soon(answer)
+            start = trio.current_time()
+            await ws.aclose()
+            assert trio.current_time() - start < 1  # not close_timeout
+            assert ws.close_received is not None
+            # What was queued is still delivered; what overflowed while closing is not.
+            assert await ws.receive() == "early 0"
+            assert await ws.receive() == "early 1"
+            with pytest.raises(trio_ws.ConnectionClosedOK):
+                await ws.receive()
