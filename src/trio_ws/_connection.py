@@ -42,6 +42,7 @@ from ._exceptions import ConnectionClosed, connection_closed
 from ._keepalive import Keepalive
 from ._options import RECEIVE_SIZE, Options
 from ._streams import close_forcefully
+from ._sync import SendLock, Wakeup
 from .protocol import (
     AcceptConnection,
     BytesMessage,
@@ -73,13 +74,14 @@ _SEPARATE_WRITE = 262144
 #: The largest read, while reads keep filling their buffer (see _reader). With the receive
 #: queue's 16 pieces, at most 4 MiB wait in the queue of a reader that is reading ahead.
 _MAX_RECEIVE_SIZE = 4 * RECEIVE_SIZE
-#: How long the reader lets the application come back to receive() before reading again
-#: itself (see _park_reader), in seconds.
+#: How long a reader lets the application come back to receive() before it reads itself
+#: (see _start_reader), in seconds.
 _READER_DELAY = 0.1
 #: receive() yields to other tasks at least once per this many messages that were already
 #: waiting (see _next_piece).
 _SCHEDULE_EVERY = 16
 _INF = float("inf")
+_NOW = -_INF  # a reader start time: at once
 #: Outcomes of WebSocketConnection._write_serialized_now.
 _NOT_NOW, _WRITTEN, _PARTIAL = 0, 1, 2
 #: Whether sockets can be written with os.write() (not on Windows, where a socket's fileno()
@@ -150,10 +152,12 @@ class WebSocketConnection(trio.abc.AsyncResource):
         "_protocol",
         "_queue",
         "_queue_not_empty",
-        "_reader_park",
         "_reader_reading",
+        "_reader_running",
         "_reader_scope",
+        "_reader_start",
         "_reader_wakeup",
+        "_receive_count",
         "_receive_size",
         "_receiving",
         "_send_lock",
@@ -174,17 +178,19 @@ class WebSocketConnection(trio.abc.AsyncResource):
         self._protocol = protocol
         self._options = options
         self._nursery = nursery
-        self._send_lock = trio.Lock()
+        self._send_lock = SendLock()
         # Incoming message pieces: ``_queue[_head:]``. A list and a read index rather than a
         # deque: an empty list costs 56 bytes where a deque reserves a 64-slot block (idle
         # connections add up), and the index keeps taking a piece O(1).
         self._queue: list[TextMessage | BytesMessage] = []
         self._head = 0
-        self._queue_not_empty = _Wakeup()  # a receiver waits here while the reader reads
-        self._reader_wakeup = _Wakeup()  # the parked reader waits here
-        self._reader_park: trio.CancelScope | None = None  # set while the reader is parked
+        self._queue_not_empty = Wakeup()  # a receiver waits here while the reader reads
+        self._reader_wakeup = Wakeup()  # a reader waits here until it is to start reading
+        self._reader_running = False  # a reader task exists (see _start_reader)
+        self._reader_start = _NOW  # when it is to start reading, unless woken sooner
         self._reader_reading = False  # the reader is inside the stream's receive_some()
         self._receiving = False  # a task is in receive() (and reads for itself)
+        self._receive_count = 0  # calls that left receive(): a sign of an active application
         self._receive_size = RECEIVE_SIZE
         self._since_schedule = 0  # messages receive() returned without a schedule point
         self._abandoned = False  # receive_fragments() left a message before its end
@@ -198,7 +204,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
         self._closed_detail = ""
         self._done = trio.Event()  # set once the transport is closed
         self._stream_closed = False
-        self._reader_scope = trio.CancelScope()
+        self._reader_scope = trio.CancelScope()  # the current reader task's
         self._ping_scope: trio.CancelScope | None = None  # the keepalive ping in flight
         # A client's own Keepalive task, if it has one (a server's connections share one).
         self._own_keepalive_scope: trio.CancelScope | None = None
@@ -632,20 +638,25 @@ class WebSocketConnection(trio.abc.AsyncResource):
 
     def _leave_receive(self) -> None:
         self._receiving = False
-        park = self._reader_park
-        if park is not None:
-            # The reader sleeps while receive() reads for itself (see _park_reader). Wake it
-            # now if a pong or the peer's close is awaited; otherwise let it take over only
-            # if no receive() comes back within _READER_DELAY.
-            if self._pings or self._protocol.state is not _OPEN:
-                self._reader_wakeup.wake()
-            elif park.deadline == _INF:
-                park.deadline = trio.current_time() + _READER_DELAY
+        self._receive_count += 1
+        if self._pings or self._protocol.state is not _OPEN:
+            self._read_now()  # a pong or the peer's close is awaited
+        elif not self._reader_running:
+            # Let a reader take over if no receive() comes back within _READER_DELAY (a
+            # reader already waiting keeps its own deadline).
+            self._start_reader(trio.current_time() + _READER_DELAY)
 
     def _want_reading(self) -> None:
-        """Wake the parked reader now (a pong or a close is awaited), unless a task receives."""
+        """Read now (a pong or a close is awaited), unless a task in receive() reads anyway."""
         if not self._receiving:
-            self._reader_wakeup.wake()
+            self._read_now()
+
+    def _read_now(self) -> None:
+        if self._reader_running:
+            self._reader_start = _NOW  # if it has not started yet
+            self._reader_wakeup.wake()  # if it is waiting to start; else it reads already
+        else:
+            self._start_reader(_NOW)
 
     async def _next_piece(self) -> TextMessage | BytesMessage:
         """Take the next message piece: queued already, read here, or read by the reader.
@@ -670,7 +681,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
             self._since_schedule = 0
         while True:
             while self._head >= len(queue):
-                if self._ended() or self._protocol.state is _CLOSED:
+                if self._protocol.state is _CLOSED or self._done.is_set():
                     await trio.lowlevel.checkpoint()  # a checkpoint, even when closed
                     raise self._closed_exception()  # nothing more can arrive
                 if self._reader_reading:
@@ -705,8 +716,8 @@ class WebSocketConnection(trio.abc.AsyncResource):
                     # The reader writes what the core owes (a pong: a write here could be
                     # cancelled halfway with this receive(), which would end the connection)
                     # and sees a close through (the echo, the deadline, the transport). If
-                    # this task keeps receiving, the reader parks again.
-                    self._reader_wakeup.wake()
+                    # this task keeps receiving, the reader stops again.
+                    self._read_now()
             head = self._head
             piece = queue[head]
             head += 1
@@ -843,7 +854,13 @@ class WebSocketConnection(trio.abc.AsyncResource):
 
     def _start_background(self, keepalive: Keepalive | None = None) -> None:
         """Start the reader, and keepalive pings (with a server's shared ``keepalive``)."""
-        self._nursery.start_soon(self._reader)
+        if self._protocol.state is _OPEN and not self._protocol.has_data_to_send():
+            # Performance: the application usually calls receive() right away and reads
+            # for itself; reading in the reader first would hand its first message over
+            # between tasks. Start as if receive() had just been left.
+            self._start_reader(trio.current_time() + _READER_DELAY)
+        else:
+            self._start_reader(_NOW)  # a reply owed, or a close, that came with the handshake
         interval = self._options.ping_interval
         if interval is not None:
             if keepalive is None:
@@ -857,18 +874,35 @@ class WebSocketConnection(trio.abc.AsyncResource):
         with self._own_keepalive_scope:
             await keepalive.run()
 
+    def _start_reader(self, start_at: float) -> None:
+        """Start a reader task that reads from ``start_at`` on (sooner if woken).
+
+        The reader reads whenever no task is in receive(), and stops when one is (that task
+        reads for itself) or when more than max_queue pieces wait; _leave_receive() starts a
+        new one when the application leaves receive() again. So a connection whose
+        application waits in receive() has no reader task at all (memory), and one that
+        receives messages back to back keeps one waiting (see _wait_to_start).
+        """
+        if self._reader_running or self._done.is_set():
+            return
+        self._reader_running = True
+        self._reader_start = start_at
+        self._reader_scope = trio.CancelScope()
+        try:
+            self._nursery.start_soon(self._reader)
+        except RuntimeError:  # the nursery is closed: nobody is left to read for
+            self._reader_running = False
+
     async def _reader(self) -> None:
         protocol = self._protocol
         stream = self._stream
         max_queue = self._options.max_queue
         scope = self._reader_scope
+        ended = True
         try:
             with scope:
-                if protocol.state is _OPEN and not protocol.has_data_to_send():
-                    # Performance: the application usually calls receive() right away and
-                    # reads for itself; reading here first would hand its first message
-                    # over between tasks. Start as if receive() had just been left.
-                    await self._park_reader(trio.current_time() + _READER_DELAY)
+                if self._reader_start > trio.current_time():
+                    await self._wait_to_start()
                 while not protocol.should_close_transport():
                     if protocol.close_expected() and scope.deadline == _INF:
                         scope.deadline = trio.current_time() + _timeout(
@@ -891,9 +925,12 @@ class WebSocketConnection(trio.abc.AsyncResource):
                         # max_queue pieces wait, so stop reading and let TCP push back on the
                         # peer. (With a full queue one more read is made, so control frames
                         # right behind the last message are still seen. Once closing, the
-                        # peer's close must be read: see _handle_events.)
-                        await self._park_reader(_INF)
-                        continue
+                        # peer's close must be read: see _handle_events.) Either way this
+                        # task is not needed until the application leaves receive() again.
+                        if self._receiving:
+                            self._queue_not_empty.wake()  # it waited for our read: hand over
+                        ended = False
+                        return
                     self._reader_reading = True
                     try:
                         data = await stream.receive_some(self._receive_size)
@@ -916,28 +953,27 @@ class WebSocketConnection(trio.abc.AsyncResource):
             logger.exception("trio_ws: internal error in the reader task")
             self._closed_detail = "internal error in the reader task"
         finally:
-            self._finish()
-            with trio.CancelScope(shield=True):
-                await self._close_stream()
+            self._reader_running = False
+            if ended:
+                self._finish()
+                with trio.CancelScope(shield=True):
+                    await self._close_stream()
 
-    async def _park_reader(self, deadline: float) -> None:
-        """Sleep until the reader should read again.
+    async def _wait_to_start(self) -> None:
+        """Wait until the reader is to start, for as long as the application keeps receiving.
 
-        While a task is in receive(), it reads the stream itself and the reader sleeps here,
-        so that a message costs no hand-over between two tasks. When that task leaves
-        receive(), it sets a deadline on this sleep: if no receive() comes back within
-        _READER_DELAY (the application only sends, say), the reader reads again, so the
-        peer's pings are still answered and its close still seen. An awaited pong or close
-        wakes the reader at once (_want_reading, _leave_receive).
+        While receive() keeps being called, each call reads for itself and this task would
+        only get in the way (a read of its own hands a message over); it starts once the
+        application has not left receive() for a whole _READER_DELAY, or when woken because
+        a pong or a close is awaited.
         """
-        if self._receiving:
-            self._queue_not_empty.wake()  # a receiver waiting for our read reads for itself
-        with trio.CancelScope(deadline=deadline) as park:
-            self._reader_park = park
-            try:
+        while True:
+            seen = self._receive_count
+            with trio.CancelScope(deadline=self._reader_start):
                 await self._reader_wakeup.wait()
-            finally:
-                self._reader_park = None
+            if self._reader_start == _NOW or self._receive_count == seen:
+                return
+            self._reader_start = trio.current_time() + _READER_DELAY
 
     async def _flush_locked(self) -> None:
         await self._lock()
@@ -1031,38 +1067,6 @@ class _Fragments:
             return piece.data
         finally:
             conn._leave_receive()
-
-
-class _Wakeup:
-    """Where one task waits until another wakes it: a ParkingLot for a single waiter.
-
-    Each connection has two (the receiver waiting for the reader's read, the parked reader)
-    and only one task can wait on each, so the general ParkingLot, with its
-    ordered dict of waiters, is memory that idle connections pay for nothing.
-    """
-
-    __slots__ = ("_task",)
-
-    def __init__(self) -> None:
-        self._task: trio.lowlevel.Task | None = None
-
-    async def wait(self) -> None:
-        """Sleep until :meth:`wake` (a checkpoint: it can be cancelled)."""
-        assert self._task is None, "only one task may wait"
-        self._task = trio.lowlevel.current_task()
-
-        def abort(_: Any) -> trio.lowlevel.Abort:
-            self._task = None
-            return trio.lowlevel.Abort.SUCCEEDED
-
-        await trio.lowlevel.wait_task_rescheduled(abort)
-
-    def wake(self) -> None:
-        """Wake the waiting task, if any."""
-        task = self._task
-        if task is not None:
-            self._task = None
-            trio.lowlevel.reschedule(task)
 
 
 def _timeout(value: float | None) -> float:

@@ -484,6 +484,8 @@ class Connection:
                 if event is not None:
                     events.append(event)
                 continue
+            if pos == end:
+                break
             header = parse_header(buf, pos)
             if header is None:
                 break
