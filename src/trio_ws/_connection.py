@@ -1,16 +1,17 @@
-"""WebSocketConnection: one type for both roles, driven by a reader task in a nursery.
+"""WebSocketConnection: one type for both roles; its background tasks run in a nursery.
 
 Theory of operation. A connection owns a transport stream and a sans-IO
 :class:`~trio_ws.protocol.Connection`. It runs its background tasks in a nursery that
 belongs to it (opened by :func:`~trio_ws.open_websocket` or by the server for each handler):
 
 * Reading: a task in :meth:`~WebSocketConnection.receive` reads the stream itself, feeds the
-  core and takes its message, with no hand-over between tasks. While no task receives, the
+  core and takes its message, with no hand-over between tasks. While no task receives, a
   reader task reads instead and puts message pieces in a bounded queue; it stops reading when
   more than ``max_queue`` pieces wait (backpressure reaches the peer through TCP). The reader
-  sleeps while a task receives, and wakes when that task has not come back to ``receive()``
-  within a short delay, or at once when a pong or the peer's close is awaited. Either way,
-  transport errors become the connection's closed state.
+  runs only while needed: leaving ``receive()`` starts one, which reads once the application
+  has not come back to ``receive()`` within a short delay (at once when a pong or the peer's
+  close is awaited), and which ends when a task receives again (see _start_reader). Either
+  way, transport errors become the connection's closed state.
 * Keepalive pings go out every ``ping_interval`` and close with 1011 when a pong does not
   come back within ``ping_timeout``. Each ping is a short task in the same nursery; what
   schedules them is one :class:`~trio_ws._keepalive.Keepalive` task per server (or per client
