@@ -704,13 +704,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
                     # Performance: the closing handshake is over. Write the close echo and
                     # close the transport here rather than wake the reader for it (two
                     # passes through the run loop fewer for every connection that ends).
-                    self._send_lock.acquire_nowait()
-                    try:
-                        await self._flush()
-                    except ConnectionClosed:
-                        pass
-                    finally:
-                        self._send_lock.release()
+                    await self._flush_locked()
                     self._finish()
                     await self._close_stream()
                 elif protocol.state is not _OPEN or protocol.has_data_to_send():

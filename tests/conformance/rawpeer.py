@@ -163,6 +163,9 @@ class RawPeer:
             frames.
     """
 
+    #: The most one read takes from the stream.
+    read_size = 65536
+
     def __init__(self, stream: trio.abc.Stream, *, is_client: bool) -> None:
         self.stream = stream
         self.is_client = is_client
@@ -213,7 +216,7 @@ class RawPeer:
         if self.eof:
             return False
         try:
-            data = await self.stream.receive_some(65536)
+            data = await self.stream.receive_some(self.read_size)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             data = b""
         if not data:

@@ -470,19 +470,11 @@ async def test_close_reply_behind_a_message_is_read(
 class SlowPeer(RawPeer):
     """A raw peer that reads 16 KiB at a time, every 20 ms."""
 
+    read_size = 16384
+
     async def _fill(self) -> bool:
         await trio.sleep(0.02)
-        if self.eof:
-            return False
-        try:
-            data = await self.stream.receive_some(16384)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            data = b""
-        if not data:
-            self.eof = True
-            return False
-        self.buffer += data
-        return True
+        return await super()._fill()
 
 
 @both_roles
