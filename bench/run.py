@@ -56,7 +56,7 @@ SERVERS = [
     ServerKind("trio-websocket", "trio_websocket_server.py", "ws", False),
     ServerKind("raw Trio", "raw_trio_server.py", "raw", False),
 ]
-OURS, WEBSOCKETS, RAW = "trio-ws", "websockets.trio", "raw Trio"
+OURS, WEBSOCKETS, TRIO_WEBSOCKET, RAW = "trio-ws", "websockets.trio", "trio-websocket", "raw Trio"
 
 #: (key, label, needs compression)
 SCENARIOS = [
@@ -79,6 +79,17 @@ MEMORY = [
 ]
 
 
+def pinned(cpu: int | None) -> dict[str, object]:
+    """Popen/run arguments that pin the child process to one CPU (``--pin``), or none."""
+    if cpu is None or not hasattr(os, "sched_setaffinity"):
+        return {}
+    return {"preexec_fn": lambda: os.sched_setaffinity(0, {cpu})}
+
+
+#: With --pin: the server under test on CPU 0, the load generator on CPU 1.
+PIN: dict[str, int | None] = {"server": None, "client": None}
+
+
 class Server:
     def __init__(self, kind: ServerKind) -> None:
         self.kind = kind
@@ -86,6 +97,7 @@ class Server:
             [sys.executable, os.path.join(HERE, "servers", kind.script)],
             stdout=subprocess.PIPE,
             text=True,
+            **pinned(PIN["server"]),  # type: ignore[call-overload]
         )
         assert self.process.stdout is not None
         line = self.process.stdout.readline().split()
@@ -106,7 +118,13 @@ def measure(server: Server, scenario: str, duration: float, count: int) -> dict[
         "--duration", str(duration), "--count", str(count),
     ]  # fmt: skip
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            **pinned(PIN["client"]),  # type: ignore[call-overload]
+        )
     except subprocess.TimeoutExpired:
         print(f"  {server.kind.name} {scenario}: timed out", file=sys.stderr)
         return None
@@ -127,7 +145,12 @@ def main() -> None:
     parser.add_argument("--only", help="comma-separated scenario keys")
     parser.add_argument("--servers", help="comma-separated server names")
     parser.add_argument("--json", help="also write the raw figures to this file")
+    parser.add_argument(
+        "--pin", action="store_true", help="server on CPU 0, load generator on CPU 1 (Linux)"
+    )
     args = parser.parse_args()
+    if args.pin:
+        PIN.update(server=0, client=1)
     rounds = args.rounds or (1 if args.quick else 3)
     duration = 0.3 if args.quick else 1.0
     count = 2000
@@ -192,7 +215,11 @@ def table(
     header = ["scenario"]
     for name in names:
         header += [f"{name} ops/s", f"{name} CPU µs/op"]
-    header += ["trio-ws CPU vs raw", "trio-ws vs websockets.trio (CPU / ops/s)"]
+    header += [
+        "trio-ws CPU vs raw",
+        "trio-ws vs websockets.trio (CPU / ops/s)",
+        "trio-ws vs trio-websocket (CPU / ops/s)",
+    ]
     rows = [header, ["---"] * len(header)]
 
     def figures(key: str, name: str) -> tuple[float, float] | None:
@@ -208,13 +235,15 @@ def table(
         for name in names:
             f = figures(key, name)
             row += [f"{f[0]:,.0f}", f"{f[1]:,.1f}"] if f else ["n/a", "n/a"]
-        ours, raw, theirs = figures(key, OURS), figures(key, RAW), figures(key, WEBSOCKETS)
+        ours, raw = figures(key, OURS), figures(key, RAW)
         row.append(f"{ours[1] / raw[1]:.2f}x" if ours and raw else "n/a")
-        row.append(
-            f"{theirs[1] / ours[1]:.2f}x / {ours[0] / theirs[0]:.2f}x"
-            if ours and theirs
-            else "n/a"
-        )
+        for peer in (WEBSOCKETS, TRIO_WEBSOCKET):
+            theirs = figures(key, peer)
+            row.append(
+                f"{theirs[1] / ours[1]:.2f}x / {ours[0] / theirs[0]:.2f}x"
+                if ours and theirs
+                else "n/a"
+            )
         rows.append(row)
     for key, label, _ in memory:
         row = [label + " (KiB/conn)"]
@@ -231,14 +260,15 @@ def table(
             else:
                 row += ["n/a", ""]
         ours = results.get((key, OURS))
-        theirs = results.get((key, WEBSOCKETS))
         row.append("")
-        if ours and theirs:
-            mine = max(0.01, median([r["rss_kib_per_conn"] for r in ours]))
-            other = median([r["rss_kib_per_conn"] for r in theirs])
-            row.append(f"{other / mine:.2f}x less")
-        else:
-            row.append("n/a")
+        for peer in (WEBSOCKETS, TRIO_WEBSOCKET):
+            theirs = results.get((key, peer))
+            if ours and theirs:
+                mine = max(0.01, median([r["rss_kib_per_conn"] for r in ours]))
+                other = median([r["rss_kib_per_conn"] for r in theirs])
+                row.append(f"{other / mine:.2f}x less")
+            else:
+                row.append("n/a")
         rows.append(row)
     return "\n".join("| " + " | ".join(row) + " |" for row in rows)
 
