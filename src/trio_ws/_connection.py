@@ -158,7 +158,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
         "_reader_scope",
         "_reader_start",
         "_reader_wakeup",
-        "_receive_count",
+        "_receive_reads",
         "_receive_size",
         "_receiving",
         "_send_lock",
@@ -191,7 +191,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
         self._reader_start = _NOW  # when it is to start reading, unless woken sooner
         self._reader_reading = False  # the reader is inside the stream's receive_some()
         self._receiving = False  # a task is in receive() (and reads for itself)
-        self._receive_count = 0  # calls that left receive(): a sign of an active application
+        self._receive_reads = 0  # reads made by receive() itself: the application receives
         self._receive_size = RECEIVE_SIZE
         self._since_schedule = 0  # messages receive() returned without a schedule point
         self._abandoned = False  # receive_fragments() left a message before its end
@@ -639,7 +639,6 @@ class WebSocketConnection(trio.abc.AsyncResource):
 
     def _leave_receive(self) -> None:
         self._receiving = False
-        self._receive_count += 1
         if self._pings or self._protocol.state is not _OPEN:
             self._read_now()  # a pong or the peer's close is awaited
         elif not self._reader_running:
@@ -698,13 +697,16 @@ class WebSocketConnection(trio.abc.AsyncResource):
                     if self._done.is_set():
                         continue  # closed under us by aclose() or the reader: they say why
                     data = b""
+                self._receive_reads += 1
                 self._process(data)
                 protocol = self._protocol
                 if protocol.should_close_transport() and not self._send_lock.locked():
                     # Performance: the closing handshake is over. Write the close echo and
                     # close the transport here rather than wake the reader for it (two
                     # passes through the run loop fewer for every connection that ends).
-                    await self._flush_locked()
+                    # Within close_timeout: a peer that stops reading cannot hold us.
+                    with trio.move_on_after(_timeout(self._options.close_timeout)):
+                        await self._flush_locked()
                     self._finish()
                     await self._close_stream()
                 elif protocol.state is not _OPEN or protocol.has_data_to_send():
@@ -955,18 +957,18 @@ class WebSocketConnection(trio.abc.AsyncResource):
                     await self._close_stream()
 
     async def _wait_to_start(self) -> None:
-        """Wait until the reader is to start, for as long as the application keeps receiving.
+        """Wait until the reader is to start, for as long as receive() reads for itself.
 
-        While receive() keeps being called, each call reads for itself and this task would
-        only get in the way (a read of its own hands a message over); it starts once the
-        application has not left receive() for a whole _READER_DELAY, or when woken because
-        a pong or a close is awaited.
+        While receive() keeps reading the stream, this task would only get in the way (a
+        read of its own hands a message over); it starts once a whole _READER_DELAY went by
+        without such a read (the application stopped receiving, or polls receive() with
+        timeouts too short to read), or when woken because a pong or a close is awaited.
         """
         while True:
-            seen = self._receive_count
+            seen = self._receive_reads
             with trio.CancelScope(deadline=self._reader_start):
                 await self._reader_wakeup.wait()
-            if self._reader_start == _NOW or self._receive_count == seen:
+            if self._reader_start == _NOW or self._receive_reads == seen:
                 return
             self._reader_start = trio.current_time() + _READER_DELAY
 

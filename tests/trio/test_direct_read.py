@@ -564,3 +564,54 @@ async def test_close_echo_sent_when_the_lock_holder_writes_nothing(
         assert outcome == [1001]
         assert ws.close_code == 1001
         assert ws.close_sent is not None and ws.close_sent.code == 1001
+
+
+# --- 9. Found by review: a close echo written by receive(), and polling ------------------------
+
+
+async def test_close_echo_written_by_receive_is_bounded_by_close_timeout(autojump_clock) -> None:
+    """The peer closes, then stops reading: the echo that receive() writes cannot complete,
+    and the connection still ends within close_timeout."""
+    async with connected("server", options(close_timeout=2), lockstep=True) as (peer, ws):
+        outcome: list[BaseException] = []
+
+        async def app() -> None:
+            try:
+                await ws.receive()
+            except trio_ws.ConnectionClosed as exc:
+                outcome.append(exc)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(app)
+            await trio.testing.wait_all_tasks_blocked()
+            start = trio.current_time()
+            await peer.send_close(1000, "bye")  # lockstep: and nothing reads the echo
+            with trio.fail_after(2 + PROMPT):
+                await ws.wait_closed()
+        assert trio.current_time() - start <= 2 + PROMPT
+        assert isinstance(outcome[0], trio_ws.ConnectionClosedOK)
+        assert ws.close_received is not None
+        assert ws.close_received.code == 1000
+
+
+@both_roles
+async def test_an_application_polling_receive_still_answers_pings(
+    autojump_clock, ours: str
+) -> None:
+    """receive() under a timeout too short to read (polling) does not read for the
+    connection, so it must not keep the reader from reading."""
+    async with connected(ours) as (peer, ws):
+
+        async def poll() -> None:
+            while True:
+                with trio.move_on_after(0):
+                    await ws.receive()
+                await trio.sleep(_READER_DELAY / 4)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(poll)
+            await trio.sleep(1)
+            await peer.send_frame(PING, b"anyone?")
+            with trio.fail_after(PROMPT):
+                assert await read_until(peer, PONG) == b"anyone?"
+            nursery.cancel_scope.cancel()
