@@ -144,6 +144,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
         "_done",
         "_head",
         "_last_rtt",
+        "_message_lock",
         "_nursery",
         "_options",
         "_own_keepalive_scope",
@@ -180,6 +181,9 @@ class WebSocketConnection(trio.abc.AsyncResource):
         self._options = options
         self._nursery = nursery
         self._send_lock = SendLock()
+        # Held by send_fragments() for a whole message, so that no other message goes in
+        # between its fragments while the send lock is free for pings and pongs.
+        self._message_lock: SendLock | None = None
         # Incoming message pieces: ``_queue[_head:]``. A list and a read index rather than a
         # deque: an empty list costs 56 bytes where a deque reserves a 64-slot block (idle
         # connections add up), and the index keeps taking a piece O(1).
@@ -328,10 +332,19 @@ class WebSocketConnection(trio.abc.AsyncResource):
         # a checkpoint: the ``send_all`` in _flush() is one (it checks for cancellation before
         # writing and yields after), and a message always has bytes to write.
         lock = self._send_lock
-        try:
-            lock.acquire_nowait()
-        except trio.WouldBlock:
-            await lock.acquire()
+        while True:
+            fragmenting = self._message_lock
+            if fragmenting is not None and fragmenting.locked():
+                # send_fragments() is sending a message: this one goes after it.
+                await fragmenting.acquire()
+                fragmenting.release()
+            try:
+                lock.acquire_nowait()
+            except trio.WouldBlock:
+                await lock.acquire()
+            if fragmenting is None or not fragmenting.locked():
+                break
+            lock.release()  # a fragmented message began while we waited for the lock
         try:
             self._check_can_send()
             # A cancelled send must fail here, before the frame is queued, and not inside
@@ -416,10 +429,13 @@ class WebSocketConnection(trio.abc.AsyncResource):
             ConnectionClosed: the connection is closed or closing.
             TypeError: a fragment's type differs from the first one's.
         """
-        async with self._send_lock, aclosing(_aiter(fragments)) as items:
+        if self._message_lock is None:
+            self._message_lock = SendLock()
+        async with self._message_lock, aclosing(_aiter(fragments)) as items:
             self._check_can_send()
             kind: type | None = None
             size = 0
+            begun = False  # a fragment was queued: the message must be finished
             try:
                 async for fragment in items:
                     this = str if isinstance(fragment, str) else bytes
@@ -429,22 +445,39 @@ class WebSocketConnection(trio.abc.AsyncResource):
                         raise TypeError(
                             "all fragments of a message must be str, or all bytes-like"
                         )
-                    self._check_can_send()
-                    self._protocol.send(_message_event(fragment, False), compress=compress)
+                    # The send lock only for the write, not while the iterable makes the next
+                    # fragment: pings, pongs and the close may go in between.
+                    await self._lock()
+                    try:
+                        self._check_can_send()
+                        await trio.lowlevel.checkpoint_if_cancelled()
+                        self._protocol.send(_message_event(fragment, False), compress=compress)
+                        begun = True
+                        await self._flush()
+                    finally:
+                        self._send_lock.release()
                     size += len(fragment)
+                await self._lock()
+                try:
+                    self._check_can_send()
+                    self._protocol.send(
+                        TextMessage(data="") if kind is str else BytesMessage(data=b"")
+                    )
+                    begun = False  # complete, once written
                     await self._flush()
+                finally:
+                    self._send_lock.release()
             except BaseException:
-                if kind is not None:
+                if begun:
                     # Half a message went out and nothing else may follow it on the wire:
                     # the connection cannot go on.
-                    self._closed_detail = "a fragmented message was interrupted"
+                    self._closed_detail = (
+                        self._closed_detail or "a fragmented message was interrupted"
+                    )
                     self._finish()
                 raise
-            self._check_can_send()
-            self._protocol.send(TextMessage(data="") if kind is str else BytesMessage(data=b""))
             self._counters[0] += 1
             self._counters[1] += size
-            await self._flush()
 
     async def ping(self, payload: bytes | None = None) -> float:
         """Send a ping and wait for its pong.
@@ -471,6 +504,10 @@ class WebSocketConnection(trio.abc.AsyncResource):
                     payload = os.urandom(4)
             elif payload in self._pings:
                 raise ValueError("a ping with this payload is already waiting for its pong")
+            # Cancelled here, before anything is queued, rather than inside send_all (where
+            # a cancellation ends the connection): the lock may be handed over to a task
+            # whose cancellation has already come.
+            await trio.lowlevel.checkpoint_if_cancelled()
             event = Ping(payload=payload)
             self._pings[event.payload] = (answered, trio.current_time())
             self._protocol.send(event)
@@ -489,6 +526,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
         """Send an unsolicited pong (a one-way heartbeat)."""
         async with self._send_lock:
             self._check_can_send()
+            await trio.lowlevel.checkpoint_if_cancelled()  # as in ping()
             self._protocol.send(Pong(payload=payload))
             await self._flush()
 
@@ -700,15 +738,23 @@ class WebSocketConnection(trio.abc.AsyncResource):
                 self._receive_reads += 1
                 self._process(data)
                 protocol = self._protocol
-                if protocol.should_close_transport() and not self._send_lock.locked():
+                if (
+                    protocol.should_close_transport()
+                    and not self._send_lock.locked()
+                    and not self._done.is_set()
+                ):
                     # Performance: the closing handshake is over. Write the close echo and
                     # close the transport here rather than wake the reader for it (two
                     # passes through the run loop fewer for every connection that ends).
-                    # Within close_timeout: a peer that stops reading cannot hold us.
-                    with trio.move_on_after(_timeout(self._options.close_timeout)):
-                        await self._flush_locked()
-                    self._finish()
-                    await self._close_stream()
+                    # Within close_timeout: a peer that stops reading cannot hold us; and
+                    # the transport is closed even if this receive() is cancelled.
+                    try:
+                        with trio.move_on_after(_timeout(self._options.close_timeout)):
+                            await self._flush_locked()
+                    finally:
+                        self._finish()
+                        with trio.CancelScope(shield=True):
+                            await self._close_stream()
                 elif protocol.state is not _OPEN or protocol.has_data_to_send():
                     # The reader writes what the core owes (a pong: a write here could be
                     # cancelled halfway with this receive(), which would end the connection)
@@ -754,6 +800,8 @@ class WebSocketConnection(trio.abc.AsyncResource):
 
     async def _flush(self) -> None:
         """Write what the core has queued. Call with the send lock held."""
+        if self._done.is_set():
+            raise self._closed_exception()  # the transport may hold half a frame, or be gone
         protocol = self._protocol
         while chunks := protocol._take_output():
             # Performance: the core queues a large frame as header and payload; writing them
@@ -777,7 +825,9 @@ class WebSocketConnection(trio.abc.AsyncResource):
                     # Cancelled (or failed) inside send_all: part of a frame may be on the
                     # wire, and whatever follows would be read as its payload. Trio leaves a
                     # stream in an unknown state after a cancelled send_all; so do we.
-                    self._closed_detail = "a send was interrupted in the middle of a frame"
+                    self._closed_detail = (
+                        self._closed_detail or "a send was interrupted in the middle of a frame"
+                    )
                     self._finish()
                     raise
                 self._counters[4] += len(data)
@@ -797,6 +847,23 @@ class WebSocketConnection(trio.abc.AsyncResource):
         self._queue_not_empty.wake()
         for answered, _ in self._pings.values():
             answered.set()
+        if not self._reader_running:
+            # The reader closes the transport on its way out; without one, close it now, so
+            # that a receive() blocked reading it wakes up (and the peer sees the end).
+            self._close_stream_soon()
+
+    def _close_stream_soon(self) -> None:
+        """Close the transport without waiting: at once if it is a plain socket, else in a task."""
+        if self._stream_closed:
+            return
+        if type(self._stream) is trio.SocketStream:
+            self._stream_closed = True
+            self._stream.socket.close()  # all that SocketStream.aclose() does, bar a checkpoint
+            return
+        try:
+            self._nursery.start_soon(self._close_stream)
+        except RuntimeError:  # the nursery is over: whoever owns the stream closes it
+            pass
 
     def _handle_events(self, events: list[Event]) -> None:
         """React to the core's events; queue the message pieces for receive()."""
@@ -887,8 +954,12 @@ class WebSocketConnection(trio.abc.AsyncResource):
         self._reader_scope = trio.CancelScope()
         try:
             self._nursery.start_soon(self._reader)
-        except RuntimeError:  # the nursery is closed: nobody is left to read for
+        except RuntimeError:
+            # The connection's nursery is over (a nursery given to connect_stream() that
+            # ended first): nothing can read for the connection any more, so end it.
             self._reader_running = False
+            self._closed_detail = self._closed_detail or "the connection's nursery has ended"
+            self._finish()
 
     async def _reader(self) -> None:
         protocol = self._protocol
@@ -950,11 +1021,12 @@ class WebSocketConnection(trio.abc.AsyncResource):
             logger.exception("trio_ws: internal error in the reader task")
             self._closed_detail = "internal error in the reader task"
         finally:
-            self._reader_running = False
             if ended:
-                self._finish()
+                self._finish()  # (while _reader_running: we close the transport ourselves)
+                self._reader_running = False
                 with trio.CancelScope(shield=True):
                     await self._close_stream()
+            self._reader_running = False
 
     async def _wait_to_start(self) -> None:
         """Wait until the reader is to start, for as long as receive() reads for itself.

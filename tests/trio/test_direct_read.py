@@ -9,7 +9,7 @@ seconds, never wall-clock speed.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 
 import pytest
 import trio
@@ -525,21 +525,25 @@ async def test_close_echo_sent_while_a_send_holds_the_lock(
 
 
 @both_roles
-async def test_close_echo_sent_when_the_lock_holder_writes_nothing(
+async def test_control_frames_go_between_fragments(
     autojump_clock: trio.testing.MockClock, ours: str
 ) -> None:
-    """The lock holder finds the connection closed and writes nothing: the reader must."""
+    """send_fragments() holds the send lock only while it writes: while its iterable makes
+    the next fragment, the peer's ping is answered, ours goes out, and the peer's close is
+    echoed at once."""
     async with connected(ours) as (peer, ws):
         more = trio.Event()
         outcome: list[int] = []
 
         async def fragments() -> AsyncIterator[str]:
             yield "first half"
-            await more.wait()  # holding the send lock, between two fragments
+            await more.wait()
+            yield "second half"
 
         async def send_in_fragments() -> None:
             try:
-                await ws.send_fragments(fragments())
+                async with aclosing(fragments()) as items:
+                    await ws.send_fragments(items)
             except ConnectionClosed as exc:
                 outcome.append(exc.code)
 
@@ -547,12 +551,15 @@ async def test_close_echo_sent_when_the_lock_holder_writes_nothing(
             nursery.start_soon(send_in_fragments)
             frame = await peer.read_frame()
             assert (frame.opcode, frame.fin, frame.payload) == (TEXT, False, b"first half")
-            assert ws._send_lock.locked()
+            assert not ws._send_lock.locked()
+            await peer.send_frame(PING, b"between")
+            with trio.fail_after(PROMPT):
+                assert await read_until(peer, PONG) == b"between"
+            nursery.start_soon(ws.ping, b"ours")
+            with trio.fail_after(PROMPT):
+                assert await read_until(peer, PING) == b"ours"
+            await peer.send_frame(PONG, b"ours")
             await peer.send_close(1001, "going away")
-            await trio.sleep(1)  # the reader has read it, and waits for the lock
-            assert ws.close_received is not None
-            start = trio.current_time()
-            more.set()  # the generator ends; send_fragments() finds the connection closed
             with trio.fail_after(PROMPT):
                 frame = await peer.read_frame()
             assert (frame.opcode, frame.close_code) == (CLOSE, 1001)
@@ -560,10 +567,36 @@ async def test_close_echo_sent_when_the_lock_holder_writes_nothing(
                 await peer.stream.aclose()  # the server closes TCP first
             with trio.fail_after(PROMPT):
                 await ws.wait_closed()
-            assert trio.current_time() - start <= PROMPT
+            more.set()  # the message cannot be finished now
         assert outcome == [1001]
         assert ws.close_code == 1001
-        assert ws.close_sent is not None and ws.close_sent.code == 1001
+
+
+@both_roles
+async def test_a_message_sent_during_a_fragmented_one_goes_after_it(
+    autojump_clock: trio.testing.MockClock, ours: str
+) -> None:
+    async with connected(ours) as (peer, ws):
+        more = trio.Event()
+
+        async def fragments() -> AsyncIterator[bytes]:
+            yield b"one"
+            await more.wait()
+            yield b"two"
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(ws.send_fragments, fragments())
+            frame = await peer.read_frame()
+            assert (frame.opcode, frame.fin, frame.payload) == (BINARY, False, b"one")
+            nursery.start_soon(ws.send, "in between?")
+            await trio.sleep(1)
+            more.set()
+            frames = [await peer.read_frame() for _ in range(3)]
+        assert [(f.opcode, f.fin, f.payload) for f in frames] == [
+            (CONTINUATION, False, b"two"),
+            (CONTINUATION, True, b""),
+            (TEXT, True, b"in between?"),
+        ]
 
 
 # --- 9. Found by review: a close echo written by receive(), and polling ------------------------
@@ -615,3 +648,60 @@ async def test_an_application_polling_receive_still_answers_pings(
             with trio.fail_after(PROMPT):
                 assert await read_until(peer, PONG) == b"anyone?"
             nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize("call", ["ping", "pong"])
+async def test_a_control_frame_cancelled_as_it_gets_the_lock_ends_nothing(
+    autojump_clock: trio.testing.MockClock, call: str
+) -> None:
+    """The send lock is handed to a waiting ping() or pong() whose cancellation has come
+    meanwhile: it must give up before queueing anything, not inside send_all (which would
+    count as a frame cut in half and end the connection)."""
+    async with connected("client", lockstep=True) as (peer, ws):
+        scope = trio.CancelScope()
+
+        async def sender() -> None:
+            await ws.send(b"x")  # holds the lock until the peer reads the frame
+            scope.cancel()  # in the same step as the release that handed the lock over
+
+        async def control() -> None:
+            with scope:
+                await (ws.ping(b"p") if call == "ping" else ws.pong(b"p"))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(sender)
+            await trio.testing.wait_all_tasks_blocked()
+            nursery.start_soon(control)
+            await trio.testing.wait_all_tasks_blocked()
+            frame = await peer.read_frame()
+            assert frame.payload == b"x"
+        assert scope.cancelled_caught
+        assert not ws.closed
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(ws.send, b"still open")  # lockstep: done when the peer reads
+            assert (await peer.read_frame()).payload == b"still open"
+
+
+async def test_a_send_cut_in_half_wakes_a_task_reading_in_receive(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A send cancelled in the middle of a frame ends the connection; a task waiting in
+    receive() (reading the stream itself, with no reader task) is told at once."""
+    async with connected("client", lockstep=True) as (_peer, ws):
+        outcome: list[BaseException] = []
+
+        async def receiver() -> None:
+            try:
+                await ws.receive()
+            except trio_ws.ConnectionClosed as exc:
+                outcome.append(exc)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(receiver)
+            await trio.sleep(1)  # in receive(), reading: no reader task now
+            with trio.move_on_after(1):
+                await ws.send(b"x" * 1000)  # lockstep: blocks until the peer reads; cut off
+            with trio.fail_after(PROMPT):
+                await ws.wait_closed()
+        assert isinstance(outcome[0], trio_ws.ConnectionClosedError)
+        assert ws._stream_closed
