@@ -725,7 +725,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
                 if self._reader_reading:
                     await self._queue_not_empty.wait()  # it hands over when it has read
                     continue
-                # Performance: read in this task, while the reader is parked. A message read
+                # Performance: read in this task (no reader task reads meanwhile). A message read
                 # here reaches the application without a hand-over from the reader task,
                 # which costs one more pass through Trio's run loop per message. Cancelling
                 # this read loses nothing (Trio's streams guarantee it for receive_some).
