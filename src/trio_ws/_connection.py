@@ -72,7 +72,7 @@ _CLOSED = ConnectionState.CLOSED
 #: A payload chunk this large is written on its own rather than joined to its frame header
 #: (see _flush); equal to the core's threshold for queueing the two apart.
 _SEPARATE_WRITE = 262144
-#: The largest read, while reads keep filling their buffer (see _reader). With the receive
+#: The largest read, while reads keep filling their buffer (see _process). With the receive
 #: queue's 16 pieces, at most 4 MiB wait in the queue of a reader that is reading ahead.
 _MAX_RECEIVE_SIZE = 4 * RECEIVE_SIZE
 #: How long a reader lets the application come back to receive() before it reads itself
