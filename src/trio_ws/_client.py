@@ -389,7 +389,9 @@ async def connect_stream(
     """Run the client handshake over ``stream``; the connection's tasks run in ``nursery``.
 
     The lower-level building block of :func:`open_websocket_stream`: closing the connection
-    (``await ws.aclose()``) is up to you, and must happen before ``nursery`` can finish.
+    (``await ws.aclose()``) is up to you, and should happen before ``nursery`` finishes. (A
+    connection whose nursery has finished can start no task to read for it; it then ends,
+    with the stream closed, the next time it needs one.)
 
     Raises:
         HandshakeRejected: the server answered with another status than 101.

@@ -705,3 +705,44 @@ async def test_a_send_cut_in_half_wakes_a_task_reading_in_receive(
                 await ws.wait_closed()
         assert isinstance(outcome[0], trio_ws.ConnectionClosedError)
         assert ws._stream_closed
+
+
+async def test_a_connection_outliving_its_nursery_ends_when_it_needs_a_task(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """connect_stream(nursery, ...) with a nursery that finishes first: while a task (from
+    elsewhere) waits in receive() there is no reader task to keep the nursery open; when the
+    connection next needs one it cannot start it, and ends instead of hanging."""
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+
+    async def handler(request: trio_ws.WebSocketRequest) -> None:
+        ws = await request.accept()
+        await trio.sleep(5)
+        await ws.send("late")
+        await ws.wait_closed()
+
+    got: list[object] = []
+    async with trio.open_nursery() as outer:
+        outer.start_soon(
+            lambda: trio_ws.serve_stream(handler, server_stream, options=options(close_timeout=1))
+        )
+        async with trio.open_nursery() as inner:
+            ws = await trio_ws.connect_stream(inner, client_stream, host="t", options=options())
+
+            async def receive_twice() -> None:
+                got.append(await ws.receive())
+                try:
+                    await ws.receive()
+                except trio_ws.ConnectionClosed as exc:
+                    got.append(type(exc))
+
+            outer.start_soon(receive_twice)
+        # ``inner`` is over: the connection's reader stopped while receive() read.
+        with trio.fail_after(10):
+            await ws.wait_closed()
+        assert ws.closed
+        assert "nursery has ended" in ws._closed_detail
+        # A stream that is not a plain socket cannot be closed without a task: its owner
+        # (here, this test) closes it, and the server sees the end.
+        await client_stream.aclose()
+    assert got == ["late", trio_ws.ConnectionClosedError]
