@@ -42,7 +42,7 @@ import trio
 from ._exceptions import ConnectionClosed, connection_closed
 from ._keepalive import Keepalive
 from ._options import RECEIVE_SIZE, Options
-from ._streams import close_forcefully
+from ._streams import close_forcefully, close_now
 from ._sync import SendLock, Wakeup
 from .protocol import (
     AcceptConnection,
@@ -58,6 +58,7 @@ from .protocol import (
     Role,
     TextMessage,
 )
+from .protocol._connection import _SPLIT_FRAME
 from .protocol.extensions import Extension
 
 __all__ = ["ConnectionStatistics", "Data", "WebSocketConnection"]
@@ -70,8 +71,8 @@ Data: TypeAlias = str | bytes | bytearray | memoryview
 _OPEN = ConnectionState.OPEN
 _CLOSED = ConnectionState.CLOSED
 #: A payload chunk this large is written on its own rather than joined to its frame header
-#: (see _flush); equal to the core's threshold for queueing the two apart.
-_SEPARATE_WRITE = 262144
+#: (see _flush): the core's own threshold for queueing the two apart.
+_SEPARATE_WRITE = _SPLIT_FRAME
 #: The largest read, while reads keep filling their buffer (see _process). With the receive
 #: queue's 16 pieces, at most 4 MiB wait in the queue of a reader that is reading ahead.
 _MAX_RECEIVE_SIZE = 4 * RECEIVE_SIZE
@@ -302,7 +303,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
             bytes_received=c[3],
             wire_bytes_sent=c[4],
             wire_bytes_received=c[5],
-            queue_depth=len(self._queue) - self._head,
+            queue_depth=self._queue_depth(),
             pings_in_flight=len(self._pings),
             last_rtt=self._last_rtt,
         )
@@ -669,6 +670,10 @@ class WebSocketConnection(trio.abc.AsyncResource):
     def _closed_exception(self) -> ConnectionClosed:
         return connection_closed(self._close_received, self._close_sent, self._closed_detail)
 
+    def _queue_depth(self) -> int:
+        """Message pieces waiting in the queue (``_queue[_head:]``)."""
+        return len(self._queue) - self._head
+
     def _discard_message_tail(self) -> None:
         """Mark the rest of a message abandoned by receive_fragments() for discarding."""
         if self._abandoned:
@@ -856,9 +861,8 @@ class WebSocketConnection(trio.abc.AsyncResource):
         """Close the transport without waiting: at once if it is a plain socket, else in a task."""
         if self._stream_closed:
             return
-        if type(self._stream) is trio.SocketStream:
+        if close_now(self._stream):
             self._stream_closed = True
-            self._stream.socket.close()  # all that SocketStream.aclose() does, bar a checkpoint
             return
         try:
             self._nursery.start_soon(self._close_stream)
@@ -873,7 +877,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
             if isinstance(event, TextMessage | BytesMessage):
                 if self._discarding or (
                     self._close_sent is not None  # as of this event: ours, not an echo
-                    and len(queue) - self._head > self._options.max_queue
+                    and self._queue_depth() > self._options.max_queue
                     and (len(queue) == self._head or queue[-1].message_finished)
                 ):
                     # We sent a close and more than max_queue pieces wait: the reader goes
@@ -987,7 +991,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
                         await self._flush_locked()
                     state = protocol.state
                     if (self._receiving and state is not _CLOSED) or (
-                        len(self._queue) - self._head > max_queue and state is _OPEN
+                        self._queue_depth() > max_queue and state is _OPEN
                     ):
                         # A task in receive() reads for itself; or backpressure: more than
                         # max_queue pieces wait, so stop reading and let TCP push back on the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import trio
 
-__all__ = ["close_forcefully"]
+__all__ = ["close_forcefully", "close_now"]
 
 
 async def close_forcefully(stream: trio.abc.AsyncResource) -> None:
@@ -16,7 +16,17 @@ async def close_forcefully(stream: trio.abc.AsyncResource) -> None:
     a noticeable share of a short connection's cost. For such a stream this function is
     therefore not a checkpoint; callers that must be one have one of their own.
     """
+    if not close_now(stream):
+        await trio.aclose_forcefully(stream)
+
+
+def close_now(stream: trio.abc.AsyncResource) -> bool:
+    """Close ``stream`` without awaiting, if that can be done; tell whether it was.
+
+    It can for a plain :class:`trio.SocketStream`: closing its socket is all its ``aclose()``
+    does apart from a checkpoint (and it wakes any task blocked reading or writing it).
+    """
     if type(stream) is trio.SocketStream:
         stream.socket.close()
-    else:
-        await trio.aclose_forcefully(stream)
+        return True
+    return False
