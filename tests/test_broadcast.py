@@ -12,6 +12,7 @@ import trio
 import trio.testing
 
 import trio_ws
+import trio_ws._broadcast
 from trio_ws import BroadcastResult, Options, WebSocketConnection, WebSocketRequest, broadcast
 
 OPTIONS = Options(ping_interval=None, close_timeout=1.0, open_timeout=2.0, compression=None)
@@ -241,19 +242,19 @@ async def tcp_hub(count: int, *, stalled: int = 0) -> AsyncIterator[Hub]:
 
 async def test_small_frames_go_to_tcp_sockets_without_a_task(monkeypatch) -> None:
     slow_path = []
-    original = WebSocketConnection._send_serialized
+    original = trio_ws._broadcast.send_shared
 
-    async def counting(self, frame, size):  # type: ignore[no-untyped-def]
-        slow_path.append(self)
-        return await original(self, frame, size)
+    async def counting(ws, frame, size):  # type: ignore[no-untyped-def]
+        slow_path.append(ws)
+        return await original(ws, frame, size)
 
     with trio.fail_after(10):
         async with tcp_hub(20) as h:
-            monkeypatch.setattr(WebSocketConnection, "_send_serialized", counting)
+            monkeypatch.setattr(trio_ws._broadcast, "send_shared", counting)
             for n in range(5):
                 result = await broadcast(h.servers, f"tick {n}")
                 assert result.delivered == tuple(h.servers)
-            monkeypatch.setattr(WebSocketConnection, "_send_serialized", original)
+            monkeypatch.setattr(trio_ws._broadcast, "send_shared", original)
             assert slow_path == []  # every socket took every frame at once
             for client in h.clients:
                 assert [await client.receive() for _ in range(5)] == [

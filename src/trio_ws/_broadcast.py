@@ -35,8 +35,9 @@ from typing import final
 
 import trio
 
-from ._connection import _PARTIAL, _WRITTEN, Data, WebSocketConnection
+from ._connection import Data, WebSocketConnection, send_shared, write_shared_now
 from ._exceptions import ConnectionClosed
+from ._outbox import WriteNow
 from .protocol import BytesMessage, TextMessage, serialize_message
 
 __all__ = ["BroadcastResult", "broadcast"]
@@ -114,7 +115,7 @@ async def broadcast(
     async def send_one(index: int, ws: WebSocketConnection, frame: bytes | None) -> None:
         with trio.CancelScope(deadline=deadline) as scope:
             try:
-                if not await ws._send_serialized(frame, len(message)):
+                if not await send_shared(ws, frame, len(message)):
                     await ws.send(message, compress=compress)
             except ConnectionClosed:
                 return
@@ -133,12 +134,12 @@ async def broadcast(
                 continue
             # Performance: most sockets take the frame at once; only the others need a task
             # (a task per connection costs more than the write itself).
-            written = ws._write_serialized_now(shared, len(message))
-            if written == _WRITTEN:
+            written = write_shared_now(ws, shared, len(message))
+            if written is WriteNow.WRITTEN:
                 outcomes[index] = _DELIVERED
             else:
                 # The rest of a partly written frame, or the whole message.
-                frame = None if written == _PARTIAL else shared
+                frame = None if written is WriteNow.PARTIAL else shared
                 nursery.start_soon(send_one, index, ws, frame)
     by_outcome: tuple[list[WebSocketConnection], ...] = ([], [], [])
     for ws, outcome in zip(targets, outcomes, strict=True):

@@ -18,7 +18,7 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 import trio
 
-from ._connection import WebSocketConnection
+from ._connection import WebSocketConnection, start_connection
 from ._exceptions import HandshakeRejected, HandshakeTimeout, InvalidHandshake, InvalidURI
 from ._groups import reraise_single
 from ._options import RECEIVE_SIZE, Compression, Options
@@ -418,10 +418,9 @@ async def connect_stream(
         events = protocol.events()
         for index, event in enumerate(events):
             if isinstance(event, AcceptConnection):
-                ws = WebSocketConnection(stream, protocol, options, nursery)
-                ws._handle_events(events[index + 1 :])
-                ws._start_background()
-                return ws
+                return await start_connection(
+                    stream, protocol, options, nursery, events=events[index + 1 :]
+                )
             if isinstance(event, RejectConnection):
                 raise HandshakeRejected(event.status_code, event.headers, event.body)
             if isinstance(event, ConnectionFailed):

@@ -1,16 +1,23 @@
-"""Keepalive: one scheduling task pings many connections.
+"""Keepalive: one scheduling task pings many connections, through their public API only.
 
 Theory of operation. A connection is pinged ``ping_interval`` seconds after it opened, then
-``ping_interval`` seconds after each keepalive ping was answered; a ping not answered within
-``ping_timeout`` closes the connection with 1011 (see
-:meth:`WebSocketConnection._keepalive_ping`).
+``ping_interval`` seconds after each keepalive ping was answered. A server shares one
+:class:`Keepalive` between all its connections (idle connections are the common case of a
+busy server, and a sleeping task per connection would cost a task and its scopes each); a
+client connection runs its own. The scheduler keeps a heap of due times and *weak*
+references: a closed connection is never kept in memory by it, also not by a local variable
+that outlives a loop iteration (the due pings are started from a function of their own).
 
-Idle connections are the common case of a busy server, so they should cost as little as
-possible: a sleeping task per connection costs a task, its frame and two cancel scopes. A
-:class:`Keepalive` instead keeps a heap of due times and a single task that sleeps until the
-next one. When a ping is due it starts the ping as a short-lived task *in the connection's own
-nursery*, so the ping lives and dies with the connection like its reader. A server shares
-one :class:`Keepalive` between all its connections; a client connection runs its own.
+Each due ping runs as a short task in the scheduler's nursery, using the connection's public
+API only (:meth:`~trio_ws.WebSocketConnection.ping`, :meth:`~trio_ws.WebSocketConnection.aclose`,
+:attr:`~trio_ws.WebSocketConnection.closed`, :meth:`~trio_ws.WebSocketConnection.statistics`).
+
+Never blame the peer for our own slowness. A healthy connection must not be closed because the
+application is slow: when the receive queue is full, reading stops (backpressure) and the
+pong waits unread in the kernel. So the ping timeout only runs against a peer that is silent
+while we are reading: a ``ping_timeout`` during which bytes arrived, or during which reading
+was paused by our own backpressure, starts a new one. A peer silent for a whole
+``ping_timeout`` while we read is closed with 1011.
 """
 
 from __future__ import annotations
@@ -23,28 +30,37 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from ._exceptions import ConnectionClosed
+
 if TYPE_CHECKING:
     from ._connection import WebSocketConnection
 
-__all__ = ["Keepalive"]
+__all__ = ["Keepalive", "keepalive_ping"]
 
 logger = logging.getLogger("trio_ws")
 
 
 class Keepalive:
-    """Schedule keepalive pings for a set of connections that share one ``ping_interval``."""
+    """Schedule keepalive pings for connections that share ``interval`` and ``timeout``.
 
-    __slots__ = ("_counter", "_heap", "_interval", "_wakeup")
+    Args:
+        interval: Seconds between a connection's opening (or its last answered ping) and
+            its next keepalive ping.
+        timeout: Seconds of silence from the peer, while we read, after which a ping that
+            got no pong closes the connection with 1011; ``None`` waits for ever.
+    """
 
-    def __init__(self, interval: float) -> None:
+    __slots__ = ("_counter", "_heap", "_interval", "_timeout", "_wakeup")
+
+    def __init__(self, interval: float, timeout: float | None = None) -> None:
         self._interval = interval
+        self._timeout = timeout
         self._heap: list[tuple[float, int, weakref.ref[WebSocketConnection]]] = []
         self._counter = itertools.count()
         self._wakeup = trio.Event()
 
     def add(self, connection: WebSocketConnection) -> None:
-        """Ping ``connection`` ``ping_interval`` seconds from now, and after each answer."""
-        # A weak reference: a closed connection must not stay in memory until it falls due.
+        """Ping ``connection`` ``interval`` seconds from now, and after each answer."""
         due = trio.current_time() + self._interval
         heapq.heappush(self._heap, (due, next(self._counter), weakref.ref(connection)))
         self._wakeup.set()  # the scheduler may be waiting on an empty heap
@@ -52,29 +68,73 @@ class Keepalive:
     async def run(self) -> None:
         """Start the pings as they fall due; runs until cancelled."""
         heap = self._heap
-        while True:
-            if not heap:
-                self._wakeup = trio.Event()
-                await self._wakeup.wait()
-                continue
-            due = heap[0][0]
-            if due > trio.current_time():
-                # Entries pushed meanwhile are due later (one interval from a later "now").
-                await trio.sleep_until(due)
-            now = trio.current_time()
-            while heap and heap[0][0] <= now:
-                _, _, ref = heapq.heappop(heap)
-                connection = ref()
-                if connection is None or connection.closed:
+        async with trio.open_nursery() as nursery:
+            while True:
+                if not heap:
+                    self._wakeup = trio.Event()
+                    await self._wakeup.wait()
                     continue
-                try:
-                    connection._nursery.start_soon(self._ping, connection)
-                except RuntimeError:  # the connection's nursery is closing
-                    continue
+                due = heap[0][0]
+                if due > trio.current_time():
+                    # Entries pushed meanwhile are due later (one interval from a later "now").
+                    await trio.sleep_until(due)
+                self._start_due(nursery)
 
-    async def _ping(self, connection: WebSocketConnection) -> None:
+    def _start_due(self, nursery: trio.Nursery) -> None:
+        # A function of its own: no strong reference to a connection outlives this call.
+        heap = self._heap
+        now = trio.current_time()
+        while heap and heap[0][0] <= now:
+            connection = heapq.heappop(heap)[2]()
+            if connection is not None and not connection.closed:
+                nursery.start_soon(self._ping, weakref.ref(connection))
+
+    async def _ping(self, ref: weakref.ref[WebSocketConnection]) -> None:
+        connection = ref()
+        if connection is None:
+            return
         try:
-            if await connection._keepalive_ping():
+            if await keepalive_ping(connection, self._timeout):
                 self.add(connection)
-        except Exception:  # never raise into the connection's nursery
-            logger.exception("trio_ws: internal error in a keepalive ping")
+        except Exception:  # never raise into the scheduler's nursery
+            logger.exception("internal error in a keepalive ping")
+
+
+async def keepalive_ping(connection: WebSocketConnection, timeout: float | None) -> bool:
+    """Ping once; close with 1011 if the peer stays silent; tell whether to ping again."""
+    done = trio.Event()
+
+    async def ping() -> None:
+        try:
+            await connection.ping()
+        except ConnectionClosed:
+            pass
+        finally:
+            done.set()
+
+    silent = False
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(ping)
+        if timeout is not None:
+            seen = connection.statistics().wire_bytes_received
+            while not done.is_set():
+                with trio.move_on_after(timeout):
+                    await done.wait()
+                if done.is_set():
+                    break
+                stats = connection.statistics()
+                if stats.wire_bytes_received != seen or stats.reading_paused:
+                    seen = stats.wire_bytes_received  # a sign of life, or our own slowness
+                    continue
+                silent = True
+                nursery.cancel_scope.cancel()
+                break
+    if silent:
+        logger.info(
+            "closing %r: keepalive ping timeout: the peer sent nothing for %s s",
+            connection,
+            timeout,
+        )
+        await connection.aclose(1011, "keepalive ping timeout")
+        return False
+    return not connection.closed

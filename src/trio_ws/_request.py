@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import trio
 
-from ._connection import WebSocketConnection, _peer_address
+from ._connection import WebSocketConnection, peer_address, start_connection
 from ._options import Options
 from .protocol import (
     AcceptConnection,
@@ -120,7 +120,7 @@ class WebSocketRequest:
     @property
     def remote_address(self) -> Any:
         """The client's socket address, or ``None`` for a stream without a socket."""
-        return _peer_address(self._stream)
+        return peer_address(self._stream)
 
     @property
     def answered(self) -> bool:
@@ -151,17 +151,17 @@ class WebSocketRequest:
         self._claim()
         protocol = self._protocol
         protocol.send(AcceptConnection(subprotocol=subprotocol, headers=tuple(headers)))
-        connection = WebSocketConnection(self._stream, protocol, self._options, self._nursery)
+        connection = await start_connection(
+            self._stream,
+            protocol,
+            self._options,
+            self._nursery,
+            events=protocol.events(),  # frames sent with the request
+            keepalive=self._server._keepalive if self._server else None,
+        )
         self._connection = connection
-        connection._handle_events(protocol.events())  # frames sent with the request
-        await connection._lock()
-        try:
-            await connection._flush()
-        finally:
-            connection._send_lock.release()
         if self._server is not None:
             self._server._track(connection)
-        connection._start_background(self._server._keepalive if self._server else None)
         return connection
 
     async def reject(
@@ -219,8 +219,6 @@ class WebSocketRequest:
     async def _finish(self, error: BaseException | None) -> None:
         """After the handler: close what it left open."""
         if self._connection is not None:
-            if self._connection._stream_closed:
-                return  # over already: nothing to close
             if error is None:
                 await self._connection.aclose(1000)
             else:

@@ -64,7 +64,9 @@ class Server:
         self._ports = _tcp_ports(self._listeners)
         # One task schedules the keepalive pings of every connection (see _keepalive.py).
         interval = options.ping_interval
-        self._keepalive = Keepalive(interval) if interval is not None else None
+        self._keepalive = (
+            Keepalive(interval, options.ping_timeout) if interval is not None else None
+        )
 
     def __repr__(self) -> str:
         return f"<Server ports={self.ports} connections={len(self._connections)}>"

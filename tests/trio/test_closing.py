@@ -10,7 +10,7 @@ import trio.testing
 
 import trio_ws
 from trio_ws import ConnectionClosedError, ConnectionClosedOK
-from trio_ws._connection import _READER_DELAY
+from trio_ws._inbox import _STANDBY_DELAY as _READER_DELAY
 
 from .helpers import RawPeer, ServerSide, options, pair
 

@@ -17,7 +17,10 @@ import trio.testing
 
 import trio_ws
 from trio_ws import ConnectionClosed, Options, WebSocketConnection
-from trio_ws._connection import _READER_DELAY, _SCHEDULE_EVERY
+from trio_ws._inbox import _SCHEDULE_EVERY, Reading
+from trio_ws._inbox import _STANDBY_DELAY as _READER_DELAY
+from trio_ws._lifecycle import Transport
+from trio_ws._outbox import Writing
 
 from ..conformance.rawpeer import (
     BINARY,
@@ -97,7 +100,7 @@ async def read_until(peer: RawPeer, opcode: int) -> bytes:
 
 def is_reader(task: trio.lowlevel.Task) -> bool:
     """Whether ``task`` is a connection's reader task (there may be none, or a new one)."""
-    return task.name.endswith("WebSocketConnection._reader")
+    return task.name.endswith("Inbox._reader")
 
 
 class StepCounter(trio.abc.Instrument):
@@ -172,7 +175,10 @@ async def test_reader_resumes_after_the_app_stops_receiving(
 
         nursery.start_soon(receive_one)
         await trio.sleep(1)  # the application waits in receive() for a while
-        assert not ws._reader_reading  # receive() reads for itself
+        assert ws._inbox.reading not in (
+            Reading.READER,
+            Reading.HANDING_OVER,
+        )  # receive() reads for itself
         await peer.send_frame(TEXT, b"one")
         await trio.testing.wait_all_tasks_blocked()
         assert got == ["one"]
@@ -203,7 +209,10 @@ async def test_ping_answered_while_a_task_waits_in_receive(
 
         nursery.start_soon(app)
         await trio.testing.wait_all_tasks_blocked()
-        assert not ws._reader_reading  # receive() reads for itself
+        assert ws._inbox.reading not in (
+            Reading.READER,
+            Reading.HANDING_OVER,
+        )  # receive() reads for itself
         for n in range(3):
             start = trio.current_time()
             await peer.send_frame(PING, b"while receiving %d" % n)
@@ -304,7 +313,7 @@ async def test_cancelled_receive_loses_no_data(
                     await peer.send_raw(chunk)
                     await trio.testing.wait_all_tasks_blocked()
                 # The receiving task read the chunk itself.
-                assert not ws._reader_reading
+                assert ws._inbox.reading not in (Reading.READER, Reading.HANDING_OVER)
                 assert ws.statistics().wire_bytes_received == read_before + len(chunk)
                 assert not result
                 scope.cancel()
@@ -503,13 +512,13 @@ async def test_close_echo_sent_while_a_send_holds_the_lock(
             await trio.testing.wait_all_tasks_blocked()
             nursery.start_soon(waiting_send)
             await trio.testing.wait_all_tasks_blocked()
-            assert ws._send_lock.locked()  # big_send is blocked writing to the slow peer
+            assert ws._outbox.state is Writing.HELD  # big_send is blocked writing to the slow peer
             start = trio.current_time()
             with trio.fail_after(close_timeout):
                 await peer.send_close(1001, "going away")  # read by the reader
             await trio.testing.wait_all_tasks_blocked()
             assert ws.close_received is not None
-            assert ws._send_lock.locked()  # still writing when the close came
+            assert ws._outbox.state is Writing.HELD  # still writing when the close came
             with trio.fail_after(close_timeout):
                 assert await peer.read_message() == (BINARY, big)
                 frame = await peer.read_frame()
@@ -551,7 +560,7 @@ async def test_control_frames_go_between_fragments(
             nursery.start_soon(send_in_fragments)
             frame = await peer.read_frame()
             assert (frame.opcode, frame.fin, frame.payload) == (TEXT, False, b"first half")
-            assert not ws._send_lock.locked()
+            assert ws._outbox.state is not Writing.HELD
             await peer.send_frame(PING, b"between")
             with trio.fail_after(PROMPT):
                 assert await read_until(peer, PONG) == b"between"
@@ -704,7 +713,7 @@ async def test_a_send_cut_in_half_wakes_a_task_reading_in_receive(
             with trio.fail_after(PROMPT):
                 await ws.wait_closed()
         assert isinstance(outcome[0], trio_ws.ConnectionClosedError)
-        assert ws._stream_closed
+        assert ws._lifecycle.state is Transport.CLOSED
 
 
 async def test_a_connection_outliving_its_nursery_ends_when_it_needs_a_task(
@@ -741,7 +750,7 @@ async def test_a_connection_outliving_its_nursery_ends_when_it_needs_a_task(
         with trio.fail_after(10):
             await ws.wait_closed()
         assert ws.closed
-        assert "nursery has ended" in ws._closed_detail
+        assert "nursery has ended" in ws._lifecycle.detail
         # A stream that is not a plain socket cannot be closed without a task: its owner
         # (here, this test) closes it, and the server sees the end.
         await client_stream.aclose()

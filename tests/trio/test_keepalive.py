@@ -134,4 +134,4 @@ async def test_keepalive_timeout_while_a_send_is_stuck(autojump_clock) -> None:
             nursery.start_soon(stuck)
             await ws.wait_closed()
             assert trio.current_time() <= 5 + 3 + 2 + 0.01
-            assert "keepalive ping timeout" in str(ws._closed_exception())
+            assert "keepalive ping timeout" in str(ws._lifecycle.closed_exception())

@@ -353,16 +353,19 @@ class Connection:
             return outbox[0]
         return b"".join(outbox)
 
-    def _take_output(self) -> list[bytes]:
-        """Return the queued chunks unjoined, and forget them (for trio_ws's own I/O layer).
+    def data_to_send_chunks(self) -> list[bytes]:
+        """Return the bytes to write as a list of buffers, in order, and forget them.
 
-        Performance: a large frame is queued as its header and its payload (see
-        :meth:`_queue_frame`); an I/O layer that writes them one after the other saves the
-        copy that joining them would make (1 MiB for a 1 MiB message).
+        The same bytes as :meth:`data_to_send`, unjoined. Performance: a large frame is queued
+        as its header and its payload; an I/O layer that writes them one after the other (or
+        with a vectored write) saves the copy that joining them would make (1 MiB for a 1 MiB
+        message).
         """
         outbox = self._outbox
         self._outbox = []
         return outbox
+
+    _take_output = data_to_send_chunks  # the former private name, until its users move
 
     # --- Internals: the opening handshake ---------------------------------------------------
 
