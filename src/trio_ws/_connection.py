@@ -29,11 +29,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
 from contextlib import aclosing
-from dataclasses import dataclass
 from typing import Any, TypeAlias, final
 
 import trio
 
+from ._assembly import Fragments
 from ._exceptions import ConnectionClosed
 from ._inbox import Inbox, Reading
 from ._keepalive import Keepalive
@@ -41,6 +41,8 @@ from ._lifecycle import Lifecycle
 from ._options import Options
 from ._outbox import Outbox, WriteNow
 from ._pings import Pings
+from ._statistics import ConnectionStatistics
+from ._streams import peer_address, socket_of
 from ._sync import SendLock
 from .protocol import (
     AcceptConnection,
@@ -72,38 +74,6 @@ Data: TypeAlias = str | bytes | bytearray | memoryview
 _OPEN = ConnectionState.OPEN
 _CLOSED = ConnectionState.CLOSED
 _INF = float("inf")
-
-
-@final
-@dataclass(frozen=True, slots=True)
-class ConnectionStatistics:
-    """A snapshot of a connection's counters, from :meth:`WebSocketConnection.statistics`."""
-
-    #: Messages sent.
-    messages_sent: int
-    #: Messages received (whole messages).
-    messages_received: int
-    #: Payload sent before compression, in bytes for binary messages and characters for text.
-    bytes_sent: int
-    #: Payload received after decompression, in bytes for binary and characters for text.
-    bytes_received: int
-    #: Bytes written to the transport (frames, compressed).
-    wire_bytes_sent: int
-    #: Bytes read from the transport.
-    wire_bytes_received: int
-    #: Message pieces waiting in the receive queue.
-    queue_depth: int
-    #: Pings sent and not yet answered.
-    pings_in_flight: int
-    #: Round-trip time of the last answered ping, in seconds, or ``None``.
-    last_rtt: float | None
-    #: Whether reading is paused because the receive queue is full (backpressure).
-    reading_paused: bool = False
-
-    @property
-    def compression_ratio(self) -> float | None:
-        """Wire bytes sent per payload byte sent (below 1.0 when compression helps)."""
-        return self.wire_bytes_sent / self.bytes_sent if self.bytes_sent else None
 
 
 @final
@@ -217,7 +187,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
     @property
     def local_address(self) -> Any:
         """The local socket address (as ``socket.getsockname()`` gives it), or ``None``."""
-        sock = _socket_of(self._stream)
+        sock = socket_of(self._stream)
         return sock.getsockname() if sock is not None else None
 
     @property
@@ -442,7 +412,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
             ConnectionClosed: the connection closed before the message ended.
             trio.BusyResourceError: another task is already receiving.
         """
-        return _Fragments(self._inbox)
+        return Fragments(self._inbox)
 
     def __aiter__(self) -> WebSocketConnection:
         return self
@@ -514,40 +484,6 @@ class WebSocketConnection(trio.abc.AsyncResource):
 
     def _ended(self) -> bool:
         return self._protocol.state is _CLOSED or not self._lifecycle.in_use
-
-
-@final
-class _Fragments:
-    """The iterator of :meth:`WebSocketConnection.receive_fragments`.
-
-    A class rather than an async generator: leaving the loop early must release the
-    connection at once, not when the generator happens to be finalized.
-    """
-
-    __slots__ = ("_finished", "_inbox", "_size", "_started")
-
-    def __init__(self, inbox: Inbox) -> None:
-        self._inbox = inbox
-        self._started = False
-        self._finished = False
-        self._size = 0
-
-    def __aiter__(self) -> _Fragments:
-        return self
-
-    async def __anext__(self) -> str | bytes:
-        if self._finished:
-            raise StopAsyncIteration
-        inbox = self._inbox
-        first = not self._started
-        self._started = True
-        data, finished = await inbox.receive_piece(first)
-        self._size += len(data)
-        if finished:
-            self._finished = True
-            inbox.messages_received += 1
-            inbox.bytes_received += self._size
-        return data
 
 
 # --- The package's internal seams -----------------------------------------------------------
@@ -637,26 +573,6 @@ async def send_shared(ws: WebSocketConnection, frame: bytes | None, size: int) -
     finally:
         outbox.release()
     return True
-
-
-def peer_address(stream: trio.abc.Stream) -> Any:
-    """The peer's socket address under ``stream``, or ``None`` (no socket, or gone)."""
-    sock = _socket_of(stream)
-    try:
-        return sock.getpeername() if sock is not None else None
-    except OSError:
-        return None
-
-
-def _socket_of(stream: trio.abc.Stream) -> Any:
-    while True:
-        sock = getattr(stream, "socket", None)
-        if sock is not None:
-            return sock
-        inner = getattr(stream, "transport_stream", None)
-        if inner is None:
-            return None
-        stream = inner
 
 
 def _timeout(value: float | None) -> float:

@@ -49,11 +49,11 @@ before the end is skipped (state :class:`Assembly`).
 from __future__ import annotations
 
 import enum
-import io
 import logging
 
 import trio
 
+from ._assembly import Assembler
 from ._lifecycle import Lifecycle, Transport
 from ._options import RECEIVE_SIZE, Options
 from ._outbox import Outbox, Writing
@@ -86,8 +86,6 @@ _MAX_RECEIVE_SIZE = 4 * RECEIVE_SIZE
 #: receive() yields to other tasks at least once per this many messages that were already
 #: waiting (see next_piece).
 _SCHEDULE_EVERY = 16
-#: Pieces a message is kept as before they are gathered into one buffer (see _Assembler).
-_GATHER_AFTER = 16
 
 
 class Reading(enum.Enum):
@@ -134,55 +132,6 @@ _HELD = Writing.HELD
 _RECEIVING = frozenset({_APPLICATION, _APPLICATION_STANDBY, _HANDING_OVER})
 
 Piece = TextMessage | BytesMessage
-
-
-class _Assembler:
-    """One incoming message being put together: a few pieces, then one growing buffer.
-
-    Memory and CPU: a message sent as many tiny fragments must not cost a Python object and a
-    list slot per fragment, nor a join that copies it all again at the end. Up to
-    ``_GATHER_AFTER`` pieces are kept as they are (a large message in a few big pieces is then
-    joined once, as cheaply as possible); after that they go into one buffer.
-    """
-
-    __slots__ = ("_buffer", "_parts", "size")
-
-    def __init__(self) -> None:
-        self._parts: list[str | bytes] = []
-        self._buffer: io.StringIO | bytearray | None = None
-        self.size = 0
-
-    def __bool__(self) -> bool:
-        return bool(self._parts) or self._buffer is not None
-
-    def add(self, data: str | bytes) -> None:
-        self.size += len(data)
-        buffer = self._buffer
-        if buffer is None:
-            parts = self._parts
-            parts.append(data)
-            if len(parts) < _GATHER_AFTER:
-                return
-            buffer = self._buffer = io.StringIO() if isinstance(data, str) else bytearray()
-            data = parts[0][:0].join(parts)  # type: ignore[arg-type]
-            parts.clear()
-        if isinstance(buffer, bytearray):
-            buffer += data  # type: ignore[arg-type]
-        else:
-            buffer.write(data)  # type: ignore[arg-type]
-
-    def take(self) -> str | bytes:
-        """The message so far; the assembler is empty afterwards."""
-        buffer = self._buffer
-        if buffer is None:
-            parts = self._parts
-            data = parts[0][:0].join(parts)  # type: ignore[arg-type]
-        else:
-            data = bytes(buffer) if isinstance(buffer, bytearray) else buffer.getvalue()
-        self._parts = []
-        self._buffer = None
-        self.size = 0
-        return data
 
 
 class Inbox:
@@ -247,7 +196,7 @@ class Inbox:
         self._reader_scope = trio.CancelScope()
         self._receive_reads = 0  # reads made by receive() itself (extends a standby)
         self._receive_size = RECEIVE_SIZE
-        self._assembler = _Assembler()
+        self._assembler = Assembler()
         # Closing with a full queue: dropping the rest of a message (see _handle_events).
         self._dropping = False
         self.messages_received = 0
@@ -255,6 +204,11 @@ class Inbox:
         self.wire_received = 0
 
     # --- Facts ------------------------------------------------------------------------------
+
+    def message_received(self, size: int) -> None:
+        """Count a whole message handed to the application."""
+        self.messages_received += 1
+        self.bytes_received += size
 
     def queue_depth(self) -> int:
         """Message pieces waiting in the queue."""

@@ -7,8 +7,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import trio
 
-from ._connection import WebSocketConnection, peer_address, start_connection
+from ._connection import WebSocketConnection, start_connection
 from ._options import Options
+from ._streams import peer_address
 from .protocol import (
     AcceptConnection,
     Connection,

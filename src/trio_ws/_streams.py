@@ -1,10 +1,12 @@
-"""Closing transport streams at once."""
+"""Facts about transport streams, and closing them at once."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import trio
 
-__all__ = ["close_forcefully", "close_now"]
+__all__ = ["close_forcefully", "close_now", "peer_address", "socket_of"]
 
 
 async def close_forcefully(stream: trio.abc.AsyncResource) -> None:
@@ -30,3 +32,24 @@ def close_now(stream: trio.abc.AsyncResource) -> bool:
         stream.socket.close()
         return True
     return False
+
+
+def peer_address(stream: trio.abc.Stream) -> Any:
+    """The peer's socket address under ``stream``, or ``None`` (no socket, or gone)."""
+    sock = socket_of(stream)
+    try:
+        return sock.getpeername() if sock is not None else None
+    except OSError:
+        return None
+
+
+def socket_of(stream: trio.abc.Stream) -> Any:
+    """The socket under ``stream`` (through TLS and other wrappers), or ``None``."""
+    while True:
+        sock = getattr(stream, "socket", None)
+        if sock is not None:
+            return sock
+        inner = getattr(stream, "transport_stream", None)
+        if inner is None:
+            return None
+        stream = inner
