@@ -52,7 +52,7 @@ import trio_ws
 
 QUEUE_SIZE = 64  # outgoing messages per connection from which publishers wait (high-water mark)
 SLOW_TIMEOUT = 2.0  # seconds a full queue gets to drain to half; else the subscriber gets 1013
-HARD_LIMIT = 4  # times QUEUE_SIZE: a queue never holds more (deliveries that do not wait)
+HARD_LIMIT = 2  # times QUEUE_SIZE: a queue never holds more (deliveries that do not wait)
 CLOSE_GRACE = 5.0  # seconds a dropped subscriber gets to take its close frame
 MAX_TOPIC_LENGTH = 128
 MAX_SUBSCRIPTIONS = 100  # per connection
