@@ -18,6 +18,7 @@ import re
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import trio
@@ -27,11 +28,20 @@ import trio_ws
 SERVER = Path(__file__).resolve().parents[1] / "examples" / "pubsub" / "server.py"
 
 
-async def subscriber(url: str, name: str, results: dict[str, str], *, read: bool = True) -> None:
+async def subscriber(
+    url: str,
+    name: str,
+    results: dict[str, str],
+    done: trio.MemorySendChannel[str],
+    *,
+    read: bool = True,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
     async with trio_ws.open_websocket(url, compression=None) as ws:
         await ws.send(json.dumps({"type": "subscribe", "topic": "firehose"}))
         await ws.receive()  # the ack
-        results[name] = "subscribed"
+        results[name] = "subscribed, never reads"
+        task_status.started()
         if not read:
             await trio.sleep_forever()
         count = 0
@@ -40,10 +50,11 @@ async def subscriber(url: str, name: str, results: dict[str, str], *, read: bool
                 message = json.loads(await ws.receive())
                 if message["data"] == "end":
                     results[name] = f"got all {count}"
-                    return
+                    break
                 count += 1
         except trio_ws.ConnectionClosed as exc:
             results[name] = f"closed with {exc.code} after {count}"
+        done.send_nowait(name)
 
 
 async def bench(count: int, stalled: bool, server: str) -> None:
@@ -58,30 +69,23 @@ async def bench(count: int, stalled: bool, server: str) -> None:
         port = int(re.search(rb":(\d+)\s", line).group(1))  # type: ignore[union-attr]
         url = f"ws://127.0.0.1:{port}/ws"
         results: dict[str, str] = {}
+        done, finished = trio.open_memory_channel[str](5)
         async with trio.open_nursery() as nursery:
             for i in range(4):
-                nursery.start_soon(subscriber, url, f"subscriber {i}", results)
+                await nursery.start(partial(subscriber, url, f"subscriber {i}", results, done))
             if stalled:
-                nursery.start_soon(
-                    lambda: subscriber(url, "stalled", results, read=False)  # noqa: PLW0108
-                )
-            while len(results) < 4 + stalled:
-                await trio.sleep(0.01)
+                await nursery.start(partial(subscriber, url, "stalled", results, done, read=False))
             async with trio_ws.open_websocket(url, compression=None) as publisher:
                 data = [f"{i}:" + os.urandom(8192).hex() for i in range(count)]
                 start = time.perf_counter()
-                for item in data:
+                for item in [*data, "end"]:
                     await publisher.send(
                         json.dumps({"type": "publish", "topic": "firehose", "data": item})
                     )
-                await publisher.send(
-                    json.dumps({"type": "publish", "topic": "firehose", "data": "end"})
-                )
                 elapsed = time.perf_counter() - start
                 with trio.move_on_after(30):
-                    while any(not r.startswith(("got", "closed")) for n, r in results.items()
-                              if n != "stalled"):
-                        await trio.sleep(0.01)
+                    for _ in range(4):
+                        await finished.receive()
             nursery.cancel_scope.cancel()
         print(f"{count} messages of 16 KiB published in {elapsed:.2f} s: {count / elapsed:.0f}/s")
         for name, result in sorted(results.items()):

@@ -221,7 +221,9 @@ class Session:
             raise BadRequest("a message must be a JSON object")
         kind = request.get("type")
         if kind not in ("subscribe", "unsubscribe", "publish"):
-            shown = repr(kind[:40]) if isinstance(kind, str) else f"of JSON type {_json_type(kind)}"
+            shown = (
+                repr(kind[:40]) if isinstance(kind, str) else f"of JSON type {_json_type(kind)}"
+            )
             raise BadRequest(f"unknown type {shown}: use subscribe, unsubscribe or publish")
         topic = request.get("topic")
         if not isinstance(topic, str) or not topic:
@@ -310,9 +312,7 @@ class PubSubApp:
             ws = await request.accept()
             self._stats.connections += 1
             try:
-                session = Session(
-                    ws, self.broker, self._stats, self.queue_size, self.slow_timeout
-                )
+                session = Session(ws, self.broker, self._stats, self.queue_size, self.slow_timeout)
                 await session.run()
             finally:
                 self._stats.connections -= 1
