@@ -57,10 +57,22 @@ async def subscriber(
         done.send_nowait(name)
 
 
-async def bench(count: int, stalled: bool, server: str) -> None:
-    process = await trio.lowlevel.open_process(
-        [sys.executable, server, "--port", "0"], stdout=subprocess.PIPE
-    )
+async def get_stats(port: int) -> dict[str, int]:
+    """GET /stats."""
+    async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+        await stream.send_all(b"GET /stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        response = b""
+        while chunk := await stream.receive_some():
+            response += chunk
+    stats: dict[str, int] = json.loads(response.partition(b"\r\n\r\n")[2])
+    return stats
+
+
+async def bench(count: int, stalled: bool, server: str, redis: str | None) -> None:
+    command = [sys.executable, server, "--port", "0"]
+    if redis is not None:
+        command += ["--redis", redis]
+    process = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE)
     try:
         assert process.stdout is not None
         line = b""
@@ -87,9 +99,11 @@ async def bench(count: int, stalled: bool, server: str) -> None:
                     for _ in range(4):
                         await finished.receive()
             nursery.cancel_scope.cancel()
+        stats = await get_stats(port)
         print(f"{count} messages of 16 KiB published in {elapsed:.2f} s: {count / elapsed:.0f}/s")
         for name, result in sorted(results.items()):
             print(f"  {name}: {result}")
+        print(f"  server: slow_dropped = {stats['slow_dropped']}")
     finally:
         process.terminate()
         await process.wait()
@@ -99,9 +113,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=3000)
     parser.add_argument("--server", default=str(SERVER), help="another copy of server.py")
+    parser.add_argument("--redis", metavar="URL", help="run the server with --redis URL")
     parser.add_argument("--stalled", action="store_true", help="add a subscriber that never reads")
     args = parser.parse_args()
-    trio.run(bench, args.count, args.stalled, args.server)
+    trio.run(bench, args.count, args.stalled, args.server, args.redis)
 
 
 if __name__ == "__main__":

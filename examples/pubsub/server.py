@@ -351,7 +351,7 @@ async def serve_until_cancelled(
     *,
     task_status: trio.TaskStatus[trio_ws.Server] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve until cancelled (Ctrl+C, or the caller is done), then shut down gracefully.
+    """Serve until the caller cancels us, then shut down gracefully.
 
     The server runs shielded from our caller's cancellation, so that its connections are
     still there to be closed with 1001 (going away) by ``server.aclose()``.
