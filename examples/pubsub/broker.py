@@ -6,8 +6,10 @@ process) and hands them every message published on the topic, from this process 
 
 Messages are opaque text here: the server encodes each published message once and the
 broker hands the same string to every subscriber. Delivering never waits: a subscriber's
-:meth:`Subscriber.deliver` must return at once (the server queues the message or drops a
-subscriber that cannot keep up), so a slow subscriber cannot slow a publisher down.
+:meth:`Subscriber.deliver` must return at once (the server queues the message, or drops a
+subscriber whose queue is over its hard limit). Backpressure happens before: ``publish``
+first awaits :meth:`Subscriber.wait_for_room` of each local subscriber of the topic, which
+returns once that subscriber can take more, or once it was dropped for being too slow.
 
 * :class:`InMemoryBroker` (the default): one process, no dependencies.
 * :class:`RedisBroker` (``--redis redis://HOST:PORT``): several processes, on one host or
@@ -32,6 +34,9 @@ class Subscriber(Protocol):
     def deliver(self, message: str) -> None:
         """Take one message; must not block (queue it, or drop the subscriber)."""
 
+    async def wait_for_room(self) -> None:
+        """Return once the subscriber can take more messages (bounded in time)."""
+
 
 class Broker(abc.ABC):
     """Topics, subscriptions and publishing, for the subscribers of this process."""
@@ -46,7 +51,10 @@ class Broker(abc.ABC):
 
     @abc.abstractmethod
     async def publish(self, topic: str, message: str) -> None:
-        """Deliver ``message`` to every subscriber of ``topic``, in every process."""
+        """Deliver ``message`` to every subscriber of ``topic``, in every process.
+
+        Waits first while a subscriber of ``topic`` in this process cannot take more.
+        """
 
     @abc.abstractmethod
     def topic_count(self) -> int:
@@ -70,9 +78,15 @@ class InMemoryBroker(Broker):
         await trio.lowlevel.checkpoint()
 
     async def publish(self, topic: str, message: str) -> None:
-        """Hand ``message`` to the topic's subscribers, right now."""
+        """Hand ``message`` to the topic's subscribers, once they all have room for it."""
+        await self.wait_for_room(topic)
         self.fan_out(topic, message)
         await trio.lowlevel.checkpoint()
+
+    async def wait_for_room(self, topic: str) -> None:
+        """Wait until every subscriber of ``topic`` can take more (see Subscriber)."""
+        for subscriber in list(self._topics.get(topic, ())):
+            await subscriber.wait_for_room()
 
     def topic_count(self) -> int:
         """Return the number of topics with a subscriber."""
@@ -126,7 +140,12 @@ class RedisBroker(Broker):
         await self._sync(topic)
 
     async def publish(self, topic: str, message: str) -> None:
-        """Publish on the topic's Redis channel, for every process (this one included)."""
+        """Publish on the topic's Redis channel, for every process (this one included).
+
+        Waits first for room in the topic's subscribers of this process; subscribers in
+        other processes do not slow this publisher down (each server drops its own).
+        """
+        await self._local.wait_for_room(topic)
         # Local subscribers get it back from Redis too: one path, one order for everybody.
         await self._client.publish(self._prefix + topic, message)
 
