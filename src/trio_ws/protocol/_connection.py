@@ -67,6 +67,11 @@ _CONTINUATION = Opcode.CONTINUATION
 #: second write (a pass through Trio's run loop) costs less than copying the payload from
 #: here on (bench/run.py: 64 KiB round trips are cheaper joined, 1 MiB ones split).
 _SPLIT_FRAME = 262144
+#: The most automatic pongs that wait in the outbox; further pings replace the last one
+#: (RFC 6455 §5.5.3). Not 1: a burst of pings read at once gets one pong each, as
+#: Autobahn's cases 2.10 and 2.11 expect (9 pings), while a flood costs at most
+#: 16 * 131 bytes.
+_MAX_PENDING_PONGS = 16
 
 
 class Connection:
@@ -103,6 +108,8 @@ class Connection:
         "_limits",
         "_messages",
         "_outbox",
+        "_pong_at",
+        "_pongs_pending",
         "_receiving",
         "_request",
         "_response",
@@ -124,6 +131,9 @@ class Connection:
         self._state = _CONNECTING
         self._events: list[Event] = []
         self._outbox: list[bytes] = []
+        # Automatic pongs not yet handed out, and where the last of them sits in the outbox.
+        self._pongs_pending = 0
+        self._pong_at = 0
         # Dropped once the handshake is over (memory: it holds the offered extensions).
         self._handshake: ClientHandshake | ServerHandshake | None
         if role is Role.CLIENT:
@@ -349,6 +359,7 @@ class Connection:
         if not outbox:
             return b""
         self._outbox = []
+        self._pongs_pending = 0
         if len(outbox) == 1:
             return outbox[0]
         return b"".join(outbox)
@@ -362,6 +373,7 @@ class Connection:
         """
         outbox = self._outbox
         self._outbox = []
+        self._pongs_pending = 0
         return outbox
 
     # --- Internals: the opening handshake ---------------------------------------------------
@@ -527,8 +539,7 @@ class Connection:
             # RFC 6455 §5.5.2: answer "unless it already received a Close frame"; after our
             # own close (CLOSING) only data frames are forbidden (§5.5.1).
             if self._state is _OPEN or self._state is ConnectionState.CLOSING:
-                # RFC 6455 §5.5.2: answer with a pong carrying the same payload.
-                self._queue_frame(_PONG, payload)
+                self._queue_pong(payload)
         elif opcode == _PONG:
             event = Pong(payload=payload)
             self._state = self._after_receive(Pong)
@@ -541,6 +552,21 @@ class Connection:
             self._state = self._after_receive(CloseConnection)
             self._receiving = False
         self._events.append(event)
+
+    def _queue_pong(self, payload: bytes) -> None:
+        # RFC 6455 §5.5.2: answer with a pong carrying the same payload. §5.5.3 allows
+        # answering only the most recent ping: once _MAX_PENDING_PONGS pongs wait in the
+        # outbox, a newer ping's pong replaces the last of them in place, so a peer that
+        # pings and never reads costs a bounded number of control frames, not one per ping.
+        # A pong already handed out by data_to_send()/_take_output() stays sent.
+        key = new_mask_key() if self._role is Role.CLIENT else None
+        frame = serialize_frame(_PONG, payload, mask_key=key)
+        if self._pongs_pending < _MAX_PENDING_PONGS:
+            self._pongs_pending += 1
+            self._pong_at = len(self._outbox)
+            self._outbox.append(frame)
+        else:
+            self._outbox[self._pong_at] = frame
 
     def _after_receive(self, kind: type[Event]) -> ConnectionState:
         new_state = next_state(self._state, _RECEIVE, kind)
