@@ -410,6 +410,8 @@ class Ours:
     ws: trio_ws.WebSocketConnection | None = None
     error: BaseException | None = None
     closed: trio.Event = field(default_factory=trio.Event)
+    #: Every message our side's application received, in order.
+    received: list[str | bytes] = field(default_factory=list)
 
 
 def options(**kwargs: object) -> trio_ws.Options:
@@ -420,7 +422,7 @@ def options(**kwargs: object) -> trio_ws.Options:
     return trio_ws.Options(**kwargs)  # type: ignore[arg-type]
 
 
-async def _echo(ws: trio_ws.WebSocketConnection) -> None:
+async def _echo(ws: trio_ws.WebSocketConnection, ours: Ours) -> None:
     """Echo every message; ``"!close CODE REASON"`` makes our side close instead."""
     # A receive() loop rather than ``async for``: leaving ``async for`` by an exception
     # (send() raising ConnectionClosed) leaves the connection's async generator unfinished,
@@ -428,6 +430,7 @@ async def _echo(ws: trio_ws.WebSocketConnection) -> None:
     try:
         while True:
             message = await ws.receive()
+            ours.received.append(message)
             if isinstance(message, str) and message.startswith("!close "):
                 _, code, reason = message.split(" ", 2)
                 await ws.aclose(int(code), reason)
@@ -441,7 +444,7 @@ async def _run_server(stream: trio.abc.Stream, opts: trio_ws.Options, ours: Ours
     async def handler(request: trio_ws.WebSocketRequest) -> None:
         try:
             ours.ws = await request.accept()
-            await _echo(ours.ws)
+            await _echo(ours.ws, ours)
         except Exception as exc:
             ours.error = exc
 
@@ -455,7 +458,7 @@ async def _run_client(stream: trio.abc.Stream, opts: trio_ws.Options, ours: Ours
     try:
         async with trio_ws.open_websocket_stream(stream, host="example.com", options=opts) as ws:
             ours.ws = ws
-            await _echo(ws)
+            await _echo(ws, ours)
     except Exception as exc:
         ours.error = exc
     finally:
