@@ -44,10 +44,11 @@ from ._events import (
     as_byte_buffer,
 )
 from ._frames import Opcode, parse_header, serialize_frame
-from ._handshake import ClientAccepted, ClientHandshake, ServerHandshake
+from ._handshake import ClientHandshake, ServerHandshake
 from ._limits import Limits
 from ._mask import mask, new_mask_key
 from ._messages import MessageAssembler
+from ._opening import OpeningHandshake
 from ._state import ConnectionState, Direction, Role, next_state
 from .extensions import Extension
 
@@ -74,7 +75,7 @@ _SPLIT_FRAME = 262144
 _MAX_PENDING_PONGS = 16
 
 
-class Connection:
+class Connection(OpeningHandshake):
     """One WebSocket connection, client or server, without I/O.
 
     Args:
@@ -93,30 +94,7 @@ class Connection:
             ...
     """
 
-    # Performance: one of these lives as long as each connection; slots save its __dict__.
-    __slots__ = (
-        "_answer_pending",
-        "_buffer",
-        "_eof",
-        "_events",
-        "_extensions",
-        "_failure",
-        "_frame_left",
-        "_frame_mask",
-        "_frame_offset",
-        "_handshake",
-        "_limits",
-        "_messages",
-        "_outbox",
-        "_pong_at",
-        "_pongs_pending",
-        "_receiving",
-        "_request",
-        "_response",
-        "_role",
-        "_sending_opcode",
-        "_state",
-    )
+    __slots__ = ()  # all in OpeningHandshake
 
     def __init__(
         self,
@@ -159,6 +137,47 @@ class Connection:
         self._request: Request | None = None
         self._response: AcceptConnection | RejectConnection | None = None
         self._failure: RemoteProtocolError | None = None
+
+    @classmethod
+    def opened(
+        cls,
+        role: Role,
+        *,
+        extensions: Sequence[Extension] = (),
+        limits: Limits | None = None,
+    ) -> Connection:
+        """Make a connection that starts ``OPEN``: its opening handshake happened elsewhere.
+
+        For a stream set up by something else: an HTTP/2 extended CONNECT (RFC 8441, which
+        replaces the handshake and leaves framing alone, masking included), or an ASGI
+        server's upgrade. Everything after the handshake works as usual: frames, messages,
+        ping and pong, the closing handshake, permessage-deflate and every limit.
+
+        Args:
+            role: Which end we are: a client masks its frames, a server requires masking.
+            extensions: The extensions negotiated by that handshake, in the order they apply,
+                already configured: see :func:`~trio_ws.protocol.answer_extension_offers`
+                (server) and :func:`~trio_ws.protocol.accept_extension_answer` (client).
+            limits: Size limits for incoming data.
+
+        Returns:
+            An ``OPEN`` connection; :attr:`request` and :attr:`response` are ``None``.
+
+        Raises:
+            LocalProtocolError: an extension has not been negotiated, or two share a name.
+        """
+        names = [extension.name for extension in extensions]
+        if len(set(names)) != len(names):
+            raise LocalProtocolError(f"extensions {names} share a name")
+        for extension in extensions:
+            if not extension.negotiated:
+                raise LocalProtocolError(f"extension {extension.name!r} is not negotiated")
+        conn = cls(role, limits=limits)
+        conn._handshake = None
+        conn._state = _OPEN
+        conn._extensions = list(extensions)
+        conn._messages.use_extensions(conn._extensions)
+        return conn
 
     # --- Facts ------------------------------------------------------------------------------
 
@@ -375,90 +394,6 @@ class Connection:
         self._outbox = []
         self._pongs_pending = 0
         return outbox
-
-    # --- Internals: the opening handshake ---------------------------------------------------
-
-    def _receive_handshake(self, data: bytes) -> None:
-        handshake = self._handshake
-        assert handshake is not None  # only while CONNECTING
-        if isinstance(handshake, ServerHandshake):
-            if self._answer_pending:
-                # The client pipelined frames after its request; keep them for after accept,
-                # within a bound: a client should wait for the answer (RFC 6455 §4.1).
-                self._buffer += data
-                if len(self._buffer) > self._limits.max_handshake_size:
-                    raise RemoteProtocolError(
-                        "the client sent more than"
-                        f" {self._limits.max_handshake_size} bytes before the handshake was"
-                        " answered",
-                        http_status=400,
-                    )
-                return
-            request = handshake.receive_data(data)
-            if request is not None:
-                self._state = self._after_receive(Request)
-                self._request = request
-                self._answer_pending = True
-                self._buffer = handshake.trailing
-                self._events.append(request)
-            return
-        result = handshake.receive_data(data)
-        if result is not None:
-            self._client_handshake_done(result)
-
-    def _receive_handshake_eof(self) -> None:
-        handshake = self._handshake
-        assert handshake is not None  # only while CONNECTING
-        if isinstance(handshake, ServerHandshake):
-            if self._answer_pending:
-                raise RemoteProtocolError("the client left before the handshake was answered")
-            handshake.receive_eof()
-            return
-        self._client_handshake_done(handshake.receive_eof())
-        if self._state is _OPEN:
-            raise RemoteProtocolError("connection closed without a close frame", close_code=1006)
-
-    def _client_handshake_done(self, result: object) -> None:
-        self._handshake = None
-        if isinstance(result, ClientAccepted):
-            self._extensions = result.extensions
-            self._messages.use_extensions(result.extensions)
-            self._response = result.event
-            self._state = self._after_receive(AcceptConnection)
-            self._events.append(result.event)
-            if result.trailing:
-                self._receive_frames(result.trailing)
-        else:
-            event = result.event  # type: ignore[attr-defined]
-            self._response = event
-            self._state = self._after_receive(RejectConnection)
-            self._receiving = False
-            self._events.append(event)
-
-    def _send_answer(self, event: Event) -> None:
-        handshake = self._handshake
-        if not isinstance(handshake, ServerHandshake) or not self._answer_pending:
-            raise LocalProtocolError(
-                f"only a server that received a Request sends {type(event).__name__}"
-            )
-        if isinstance(event, AcceptConnection):
-            data, extensions = handshake.accept(event)
-            self._extensions = extensions
-            self._messages.use_extensions(extensions)
-            self._response = AcceptConnection(
-                subprotocol=event.subprotocol,
-                extensions=handshake.accepted_values,
-                headers=event.headers,
-            )
-        else:
-            assert isinstance(event, RejectConnection)
-            data = handshake.reject(event)
-            self._response = event
-            self._receiving = False
-            self._buffer = b""
-        self._answer_pending = False
-        self._handshake = None
-        self._outbox.append(data)
 
     # --- Internals: frames --------------------------------------------------------------------
 

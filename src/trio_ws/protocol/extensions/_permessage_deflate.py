@@ -206,6 +206,11 @@ class PerMessageDeflate(Extension):
             f"no_context_takeover={self._remote_no_context_takeover}>"
         )
 
+    @property
+    def negotiated(self) -> bool:
+        """Whether :meth:`accept_offer` or :meth:`accept_response` has configured us."""
+        return self._negotiated
+
     # --- Opening handshake: client ---------------------------------------------------------
 
     def offer(self) -> ExtensionParams:
