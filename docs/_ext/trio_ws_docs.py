@@ -147,6 +147,8 @@ def resolve_private(app: Sphinx, env: Any, node: Any, contnode: Any) -> Any:
 
 def merge_attribute_docs(app: Sphinx) -> None:
     """Let autodoc find the ``#:`` comments of classes re-exported as ``trio_ws.X``."""
+    for name in trio_ws.__all__:  # trio_ws imports its Trio layer lazily: load it all
+        getattr(trio_ws, name)
     public = ModuleAnalyzer.for_module("trio_ws")
     public.analyze()
     for module_name in sorted(sys.modules):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import re
 import struct
 import zlib
 from collections.abc import AsyncIterator, Sequence
@@ -378,11 +377,14 @@ class RawPeer:
         await self.send_raw(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
         return headers
 
-    def use_deflate(self, extension_header: str, offered_client_bits: int | None = None) -> None:
+    def use_deflate(self, extension_header: str) -> None:
         """Configure permessage-deflate from the header that negotiated it (RFC 7692 §7.1).
 
-        ``offered_client_bits`` is the client_max_window_bits value the client offered: when
-        the answer does not lower it, the client deflates with that window.
+        As the RFC reads, not as our side wishes: an answer without ``client_max_window_bits``
+        lets the client deflate with a 15-bit window, whatever it offered (§7.1.2.2); one
+        without ``server_max_window_bits`` lets the server do so (§7.1.2.1). The raw peer
+        uses the largest window it is allowed, so a gap between what our side announced and
+        what it inflates with shows up as a 1007.
         """
         name, *params = (p.strip() for p in extension_header.split(";"))
         assert name == "permessage-deflate", extension_header
@@ -391,7 +393,7 @@ class RawPeer:
             key, _, value = param.partition("=")
             values[key.strip()] = value.strip().strip('"') or None
         server_bits = int(values.get("server_max_window_bits") or 15)
-        client_bits = int(values.get("client_max_window_bits") or offered_client_bits or 15)
+        client_bits = int(values.get("client_max_window_bits") or 15)
         server = Deflate(max(server_bits, 9), "server_no_context_takeover" in values)
         client = Deflate(max(client_bits, 9), "client_no_context_takeover" in values)
         self.deflate, self.inflate = (client, server) if self.is_client else (server, client)
@@ -408,6 +410,8 @@ class Ours:
     ws: trio_ws.WebSocketConnection | None = None
     error: BaseException | None = None
     closed: trio.Event = field(default_factory=trio.Event)
+    #: Every message our side's application received, in order.
+    received: list[str | bytes] = field(default_factory=list)
 
 
 def options(**kwargs: object) -> trio_ws.Options:
@@ -418,7 +422,7 @@ def options(**kwargs: object) -> trio_ws.Options:
     return trio_ws.Options(**kwargs)  # type: ignore[arg-type]
 
 
-async def _echo(ws: trio_ws.WebSocketConnection) -> None:
+async def _echo(ws: trio_ws.WebSocketConnection, ours: Ours) -> None:
     """Echo every message; ``"!close CODE REASON"`` makes our side close instead."""
     # A receive() loop rather than ``async for``: leaving ``async for`` by an exception
     # (send() raising ConnectionClosed) leaves the connection's async generator unfinished,
@@ -426,6 +430,7 @@ async def _echo(ws: trio_ws.WebSocketConnection) -> None:
     try:
         while True:
             message = await ws.receive()
+            ours.received.append(message)
             if isinstance(message, str) and message.startswith("!close "):
                 _, code, reason = message.split(" ", 2)
                 await ws.aclose(int(code), reason)
@@ -439,7 +444,7 @@ async def _run_server(stream: trio.abc.Stream, opts: trio_ws.Options, ours: Ours
     async def handler(request: trio_ws.WebSocketRequest) -> None:
         try:
             ours.ws = await request.accept()
-            await _echo(ours.ws)
+            await _echo(ours.ws, ours)
         except Exception as exc:
             ours.error = exc
 
@@ -453,7 +458,7 @@ async def _run_client(stream: trio.abc.Stream, opts: trio_ws.Options, ours: Ours
     try:
         async with trio_ws.open_websocket_stream(stream, host="example.com", options=opts) as ws:
             ours.ws = ws
-            await _echo(ws)
+            await _echo(ws, ours)
     except Exception as exc:
         ours.error = exc
     finally:
@@ -493,19 +498,16 @@ async def connected(
         nursery.start_soon(runner, our_stream, opts, ours)
         try:
             if handshake:
-                offered_bits = None
                 if ours_role == "server":
                     await peer.client_handshake(extensions=offer)
                     header = peer.response_headers.get("sec-websocket-extensions")
-                    found = re.search(r"client_max_window_bits=(\d+)", offer or "")
-                    offered_bits = int(found.group(1)) if found else None
                 else:
                     await peer.server_handshake(extensions=answer)
                     header = answer
                 # Only a single permessage-deflate answer configures the raw peer; other
                 # answers are there to be refused by our client.
                 if header and header.startswith("permessage-deflate") and "," not in header:
-                    peer.use_deflate(header, offered_bits)
+                    peer.use_deflate(header)
             yield peer, ours
         finally:
             await trio.aclose_forcefully(raw_stream)

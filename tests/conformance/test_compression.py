@@ -64,7 +64,10 @@ SERVER_ANSWERS = {
         f"{DEFLATE}; client_max_window_bits=15",
         f"{DEFLATE}; client_max_window_bits=12",
     ),
-    "client_bits-9": (f"{DEFLATE}; client_max_window_bits=9", DEFLATE),
+    "client_bits-9": (
+        f"{DEFLATE}; client_max_window_bits=9",
+        f"{DEFLATE}; client_max_window_bits=9",
+    ),
     **{
         f"server_bits-{bits}": (
             f"{DEFLATE}; server_max_window_bits={bits}",
@@ -84,7 +87,7 @@ SERVER_ANSWERS = {
         f"{DEFLATE}; server_no_context_takeover; client_no_context_takeover;"
         " server_max_window_bits=10; client_max_window_bits=11",
         f"{DEFLATE}; server_no_context_takeover; client_no_context_takeover;"
-        " server_max_window_bits=10",
+        " server_max_window_bits=10; client_max_window_bits=11",
     ),
     "second-offer-after-invalid": (
         f"{DEFLATE}; bogus, {DEFLATE}; server_max_window_bits=9",

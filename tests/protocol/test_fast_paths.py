@@ -37,21 +37,21 @@ def test_large_frames_are_queued_apart_and_join_to_the_same_bytes(size: int) -> 
     _, server = open_pair()
     payload = os.urandom(size)
     server.send(BytesMessage(data=bytearray(payload)))
-    chunks = server._take_output()
+    chunks = server.data_to_send_chunks()
     assert len(chunks) == (2 if size >= _SPLIT_FRAME else 1)
     if size >= _SPLIT_FRAME:
         assert type(chunks[1]) is bytes
     assert b"".join(chunks) == serialize_frame(2, payload)
     server.send(BytesMessage(data=payload))
     assert server.data_to_send() == serialize_frame(2, payload)
-    assert server._take_output() == []
+    assert server.data_to_send_chunks() == []
 
 
 def test_large_masked_frame_from_a_client_is_read_back_intact() -> None:
     client, server = open_pair()
     payload = os.urandom(1 << 19)
     client.send(BytesMessage(data=memoryview(payload)))
-    chunks = client._take_output()
+    chunks = client.data_to_send_chunks()
     assert len(chunks) == 2
     data = b"".join(chunks)
     # Odd piece sizes: the masking key's phase moves inside the payload.

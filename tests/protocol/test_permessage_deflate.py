@@ -233,9 +233,10 @@ class TestSection7_1ServerAnswer:
             ([], []),
             ([("client_max_window_bits", None)], [("client_max_window_bits", "12")]),
             ([("client_max_window_bits", "13")], [("client_max_window_bits", "12")]),
-            # Already within our limit: nothing to say.
-            ([("client_max_window_bits", "10")], []),
-            ([("client_max_window_bits", "8")], []),
+            # Already within our limit: still answered (RFC 7692 §7.1.2.2), or the client may
+            # deflate with 15 bits while we inflate with 10 (issue 15).
+            ([("client_max_window_bits", "10")], [("client_max_window_bits", "10")]),
+            ([("client_max_window_bits", "8")], [("client_max_window_bits", "8")]),
             ([("server_max_window_bits", "10")], [("server_max_window_bits", "10")]),
             ([("server_max_window_bits", "15")], [("server_max_window_bits", "12")]),
             (
@@ -257,6 +258,7 @@ class TestSection7_1ServerAnswer:
         assert server.accept_offer([("client_max_window_bits", None)]) == [
             ("server_no_context_takeover", None),
             ("client_no_context_takeover", None),
+            ("client_max_window_bits", "15"),
         ]
 
     @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from trio_ws.protocol import (
     Pong,
     TextMessage,
 )
+from trio_ws.protocol._connection import _MAX_PENDING_PONGS
 from trio_ws.protocol.extensions import PerMessageDeflate
 
 from ..strategies import chunkings, messages
@@ -63,9 +64,10 @@ def test_control_frames_between_fragments(msgs, sizes, sender_is_client, ping) -
     events = pair.pump(sender, sizes)
     pings = [e for e in events if isinstance(e, Ping)]
     assert pings == [Ping(payload=ping)] * sum(len(p) for _, p in msgs)
-    # Each ping was answered with a pong carrying the same payload.
+    # Each ping was answered with a pong carrying the same payload, up to the pongs that
+    # may wait undrained (RFC 6455 §5.5.3: answering the most recent ping suffices).
     pongs = [e for e in pair.pump(pair.other(sender)) if isinstance(e, Pong)]
-    assert pongs == [Pong(payload=ping)] * len(pings)
+    assert pongs == [Pong(payload=ping)] * min(len(pings), _MAX_PENDING_PONGS)
 
 
 @given(

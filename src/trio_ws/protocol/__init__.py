@@ -68,6 +68,9 @@ from ._events import (
 )
 from ._frames import Opcode as Opcode
 from ._limits import Limits as Limits
+from ._negotiation import accept_extension_answer as accept_extension_answer
+from ._negotiation import answer_extension_offers as answer_extension_offers
+from ._negotiation import offer_extensions as offer_extensions
 from ._state import ConnectionState as ConnectionState
 from ._state import Role as Role
 
@@ -95,5 +98,8 @@ __all__ = [
     "Role",
     "TextMessage",
     "WebSocketError",
+    "accept_extension_answer",
+    "answer_extension_offers",
+    "offer_extensions",
     "serialize_message",
 ]

@@ -44,10 +44,11 @@ from ._events import (
     as_byte_buffer,
 )
 from ._frames import Opcode, parse_header, serialize_frame
-from ._handshake import ClientAccepted, ClientHandshake, ServerHandshake
+from ._handshake import ClientHandshake, ServerHandshake
 from ._limits import Limits
 from ._mask import mask, new_mask_key
 from ._messages import MessageAssembler
+from ._opening import OpeningHandshake
 from ._state import ConnectionState, Direction, Role, next_state
 from .extensions import Extension
 
@@ -67,9 +68,14 @@ _CONTINUATION = Opcode.CONTINUATION
 #: second write (a pass through Trio's run loop) costs less than copying the payload from
 #: here on (bench/run.py: 64 KiB round trips are cheaper joined, 1 MiB ones split).
 _SPLIT_FRAME = 262144
+#: The most automatic pongs that wait in the outbox; further pings replace the last one
+#: (RFC 6455 §5.5.3). Not 1: a burst of pings read at once gets one pong each, as
+#: Autobahn's cases 2.10 and 2.11 expect (9 pings), while a flood costs at most
+#: 16 * 131 bytes.
+_MAX_PENDING_PONGS = 16
 
 
-class Connection:
+class Connection(OpeningHandshake):
     """One WebSocket connection, client or server, without I/O.
 
     Args:
@@ -88,28 +94,7 @@ class Connection:
             ...
     """
 
-    # Performance: one of these lives as long as each connection; slots save its __dict__.
-    __slots__ = (
-        "_answer_pending",
-        "_buffer",
-        "_eof",
-        "_events",
-        "_extensions",
-        "_failure",
-        "_frame_left",
-        "_frame_mask",
-        "_frame_offset",
-        "_handshake",
-        "_limits",
-        "_messages",
-        "_outbox",
-        "_receiving",
-        "_request",
-        "_response",
-        "_role",
-        "_sending_opcode",
-        "_state",
-    )
+    __slots__ = ()  # all in OpeningHandshake
 
     def __init__(
         self,
@@ -124,6 +109,9 @@ class Connection:
         self._state = _CONNECTING
         self._events: list[Event] = []
         self._outbox: list[bytes] = []
+        # Automatic pongs not yet handed out, and where the last of them sits in the outbox.
+        self._pongs_pending = 0
+        self._pong_at = 0
         # Dropped once the handshake is over (memory: it holds the offered extensions).
         self._handshake: ClientHandshake | ServerHandshake | None
         if role is Role.CLIENT:
@@ -149,6 +137,47 @@ class Connection:
         self._request: Request | None = None
         self._response: AcceptConnection | RejectConnection | None = None
         self._failure: RemoteProtocolError | None = None
+
+    @classmethod
+    def opened(
+        cls,
+        role: Role,
+        *,
+        extensions: Sequence[Extension] = (),
+        limits: Limits | None = None,
+    ) -> Connection:
+        """Make a connection that starts ``OPEN``: its opening handshake happened elsewhere.
+
+        For a stream set up by something else: an HTTP/2 extended CONNECT (RFC 8441, which
+        replaces the handshake and leaves framing alone, masking included), or an ASGI
+        server's upgrade. Everything after the handshake works as usual: frames, messages,
+        ping and pong, the closing handshake, permessage-deflate and every limit.
+
+        Args:
+            role: Which end we are: a client masks its frames, a server requires masking.
+            extensions: The extensions negotiated by that handshake, in the order they apply,
+                already configured: see :func:`~trio_ws.protocol.answer_extension_offers`
+                (server) and :func:`~trio_ws.protocol.accept_extension_answer` (client).
+            limits: Size limits for incoming data.
+
+        Returns:
+            An ``OPEN`` connection; :attr:`request` and :attr:`response` are ``None``.
+
+        Raises:
+            LocalProtocolError: an extension has not been negotiated, or two share a name.
+        """
+        names = [extension.name for extension in extensions]
+        if len(set(names)) != len(names):
+            raise LocalProtocolError(f"extensions {names} share a name")
+        for extension in extensions:
+            if not extension.negotiated:
+                raise LocalProtocolError(f"extension {extension.name!r} is not negotiated")
+        conn = cls(role, limits=limits)
+        conn._handshake = None
+        conn._state = _OPEN
+        conn._extensions = list(extensions)
+        conn._messages.use_extensions(conn._extensions)
+        return conn
 
     # --- Facts ------------------------------------------------------------------------------
 
@@ -349,6 +378,7 @@ class Connection:
         if not outbox:
             return b""
         self._outbox = []
+        self._pongs_pending = 0
         if len(outbox) == 1:
             return outbox[0]
         return b"".join(outbox)
@@ -363,93 +393,8 @@ class Connection:
         """
         outbox = self._outbox
         self._outbox = []
+        self._pongs_pending = 0
         return outbox
-
-    _take_output = data_to_send_chunks  # the former private name, until its users move
-
-    # --- Internals: the opening handshake ---------------------------------------------------
-
-    def _receive_handshake(self, data: bytes) -> None:
-        handshake = self._handshake
-        assert handshake is not None  # only while CONNECTING
-        if isinstance(handshake, ServerHandshake):
-            if self._answer_pending:
-                # The client pipelined frames after its request; keep them for after accept,
-                # within a bound: a client should wait for the answer (RFC 6455 §4.1).
-                self._buffer += data
-                if len(self._buffer) > self._limits.max_handshake_size:
-                    raise RemoteProtocolError(
-                        "the client sent more than"
-                        f" {self._limits.max_handshake_size} bytes before the handshake was"
-                        " answered",
-                        http_status=400,
-                    )
-                return
-            request = handshake.receive_data(data)
-            if request is not None:
-                self._state = self._after_receive(Request)
-                self._request = request
-                self._answer_pending = True
-                self._buffer = handshake.trailing
-                self._events.append(request)
-            return
-        result = handshake.receive_data(data)
-        if result is not None:
-            self._client_handshake_done(result)
-
-    def _receive_handshake_eof(self) -> None:
-        handshake = self._handshake
-        assert handshake is not None  # only while CONNECTING
-        if isinstance(handshake, ServerHandshake):
-            if self._answer_pending:
-                raise RemoteProtocolError("the client left before the handshake was answered")
-            handshake.receive_eof()
-            return
-        self._client_handshake_done(handshake.receive_eof())
-        if self._state is _OPEN:
-            raise RemoteProtocolError("connection closed without a close frame", close_code=1006)
-
-    def _client_handshake_done(self, result: object) -> None:
-        self._handshake = None
-        if isinstance(result, ClientAccepted):
-            self._extensions = result.extensions
-            self._messages.use_extensions(result.extensions)
-            self._response = result.event
-            self._state = self._after_receive(AcceptConnection)
-            self._events.append(result.event)
-            if result.trailing:
-                self._receive_frames(result.trailing)
-        else:
-            event = result.event  # type: ignore[attr-defined]
-            self._response = event
-            self._state = self._after_receive(RejectConnection)
-            self._receiving = False
-            self._events.append(event)
-
-    def _send_answer(self, event: Event) -> None:
-        handshake = self._handshake
-        if not isinstance(handshake, ServerHandshake) or not self._answer_pending:
-            raise LocalProtocolError(
-                f"only a server that received a Request sends {type(event).__name__}"
-            )
-        if isinstance(event, AcceptConnection):
-            data, extensions = handshake.accept(event)
-            self._extensions = extensions
-            self._messages.use_extensions(extensions)
-            self._response = AcceptConnection(
-                subprotocol=event.subprotocol,
-                extensions=handshake.accepted_values,
-                headers=event.headers,
-            )
-        else:
-            assert isinstance(event, RejectConnection)
-            data = handshake.reject(event)
-            self._response = event
-            self._receiving = False
-            self._buffer = b""
-        self._answer_pending = False
-        self._handshake = None
-        self._outbox.append(data)
 
     # --- Internals: frames --------------------------------------------------------------------
 
@@ -530,8 +475,7 @@ class Connection:
             # RFC 6455 §5.5.2: answer "unless it already received a Close frame"; after our
             # own close (CLOSING) only data frames are forbidden (§5.5.1).
             if self._state is _OPEN or self._state is ConnectionState.CLOSING:
-                # RFC 6455 §5.5.2: answer with a pong carrying the same payload.
-                self._queue_frame(_PONG, payload)
+                self._queue_pong(payload)
         elif opcode == _PONG:
             event = Pong(payload=payload)
             self._state = self._after_receive(Pong)
@@ -544,6 +488,21 @@ class Connection:
             self._state = self._after_receive(CloseConnection)
             self._receiving = False
         self._events.append(event)
+
+    def _queue_pong(self, payload: bytes) -> None:
+        # RFC 6455 §5.5.2: answer with a pong carrying the same payload. §5.5.3 allows
+        # answering only the most recent ping: once _MAX_PENDING_PONGS pongs wait in the
+        # outbox, a newer ping's pong replaces the last of them in place, so a peer that
+        # pings and never reads costs a bounded number of control frames, not one per ping.
+        # A pong already handed out by data_to_send()/data_to_send_chunks() stays sent.
+        key = new_mask_key() if self._role is Role.CLIENT else None
+        frame = serialize_frame(_PONG, payload, mask_key=key)
+        if self._pongs_pending < _MAX_PENDING_PONGS:
+            self._pongs_pending += 1
+            self._pong_at = len(self._outbox)
+            self._outbox.append(frame)
+        else:
+            self._outbox[self._pong_at] = frame
 
     def _after_receive(self, kind: type[Event]) -> ConnectionState:
         new_state = next_state(self._state, _RECEIVE, kind)
@@ -581,7 +540,7 @@ class Connection:
             self._outbox.append(serialize_frame(opcode, payload, fin=fin, rsv=rsv, mask_key=key))
             return
         # Performance: header and payload go in as two chunks, so that the payload is not
-        # copied behind the header; data_to_send() joins them as before, _take_output() lets
+        # copied behind the header; data_to_send() joins them as before, data_to_send_chunks() lets
         # the Trio layer write them separately.
         if type(payload) is not bytes:
             payload = bytes(payload)  # a bytearray could change, a memoryview have a format

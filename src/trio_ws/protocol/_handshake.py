@@ -40,6 +40,7 @@ from ._headers import (
     status_phrase,
 )
 from ._limits import Limits
+from ._negotiation import accept_answers, negotiate_offers
 from .extensions._base import Extension, ExtensionParams
 
 __all__ = [
@@ -396,18 +397,7 @@ class ClientHandshake:
             raise RemoteProtocolError(
                 f"server chose subprotocol {subprotocol!r}, which was not offered"
             )
-        by_name = {extension.name: extension for extension in self._extensions}
-        accepted: list[Extension] = []
-        for name, params in negotiated:
-            extension = by_name.get(name)
-            if extension is None:
-                raise RemoteProtocolError(
-                    f"server accepted extension {name!r}, which was not offered"
-                )
-            if extension in accepted:
-                raise RemoteProtocolError(f"server accepted extension {name!r} twice")
-            extension.accept_response(params)  # its RemoteProtocolError fails the handshake
-            accepted.append(extension)
+        accepted = accept_answers(negotiated, self._extensions)
         event = AcceptConnection(
             subprotocol=subprotocol,
             extensions=tuple(serialize_extension(name, params) for name, params in negotiated),
@@ -595,17 +585,7 @@ class ServerHandshake:
                 "AcceptConnection.extensions must be empty: they are negotiated"
             )
         _check_owned(event.headers, _OWNED, "AcceptConnection.headers")
-        accepted: list[Extension] = []
-        answers: list[str] = []
-        for name, params in self._offers:
-            for extension in self._extensions:
-                if extension.name != name or any(e.name == name for e in accepted):
-                    continue
-                answer = extension.accept_offer(params)
-                if answer is not None:
-                    accepted.append(extension)
-                    answers.append(serialize_extension(name, answer))
-                break
+        accepted, answers = negotiate_offers(self._offers, self._extensions)
         # RFC 6455 §4.2.2 item 5: status 101, Upgrade, Connection, Sec-WebSocket-Accept.
         headers = [
             ("Upgrade", "websocket"),

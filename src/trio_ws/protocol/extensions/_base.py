@@ -38,6 +38,15 @@ class Extension(ABC):
     #: The RSV bits the extension owns, as a mask of the first frame byte (RSV1 is ``0x40``).
     rsv_mask: ClassVar[int] = 0
 
+    @property
+    def negotiated(self) -> bool:
+        """Whether negotiation has configured this instance, so that it may encode and decode.
+
+        :meth:`Connection.opened() <trio_ws.protocol.Connection.opened>` checks it. This
+        default says ``True``; an extension that tracks negotiation overrides it.
+        """
+        return True
+
     # --- Opening handshake ------------------------------------------------------------------
 
     @abstractmethod

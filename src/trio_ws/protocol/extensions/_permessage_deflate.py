@@ -206,6 +206,11 @@ class PerMessageDeflate(Extension):
             f"no_context_takeover={self._remote_no_context_takeover}>"
         )
 
+    @property
+    def negotiated(self) -> bool:
+        """Whether :meth:`accept_offer` or :meth:`accept_response` has configured us."""
+        return self._negotiated
+
     # --- Opening handshake: client ---------------------------------------------------------
 
     def offer(self) -> ExtensionParams:
@@ -323,7 +328,11 @@ class PerMessageDeflate(Extension):
             self._client_no_context_takeover or "client_no_context_takeover" in offer
         )
         # RFC 7692 §7.1.2.2: without client_max_window_bits in the offer we MUST NOT send it,
-        # and the client may use a 15-bit window; with it, we may lower the offered value.
+        # and the client may use a 15-bit window. With it, we answer it, with the offered value
+        # or a smaller one: an answer without it would tell the client it may deflate with 15
+        # bits whatever it offered (the offered value is only a hint), so leaving it out and
+        # inflating with the offered window fails on the first reference further back.
+        # Answering costs less memory than inflating with 15 bits (2**N bytes of window).
         offered_client_bits = _bits(offer.get("client_max_window_bits"), 15)
         remote_bits = offered_client_bits
         if "client_max_window_bits" in offer:
@@ -339,7 +348,9 @@ class PerMessageDeflate(Extension):
             answer.append(("client_no_context_takeover", None))
         if requested is not None:
             answer.append(("server_max_window_bits", str(local_bits)))
-        if remote_bits < offered_client_bits:
+        if "client_max_window_bits" in offer:
+            # An offered 8 is answered 8 and inflated with 9 bits below (zlib reads an 8-bit
+            # stream with a 9-bit window); the client chose it, so it can deflate with it.
             answer.append(("client_max_window_bits", str(remote_bits)))
 
         self._local_bits = local_bits
