@@ -11,9 +11,10 @@ connection's nursery, crashing the listeners' nursery and the server.
 
 from __future__ import annotations
 
+import errno
+import logging
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
-from functools import partial
 from typing import Any, final
 
 import trio
@@ -37,6 +38,13 @@ __all__ = ["Handler", "WebSocketServer", "serve_websocket", "wrap_server_stream"
 Handler = Callable[[WebSocketRequest], Awaitable[object]]
 
 _BAD_REQUEST = "Bad Request: a WebSocket handshake was expected\n"
+# accept() errors that say "out of resources for now" (trio.serve_listeners' list).
+_CAPACITY_ERRORS = frozenset(
+    getattr(errno, name)
+    for name in ("EMFILE", "ENFILE", "ENOMEM", "ENOBUFS")
+    if hasattr(errno, name)
+)
+logger = logging.getLogger("trio_ws")
 
 
 @final
@@ -131,14 +139,7 @@ class WebSocketServer:
         try:
             async with trio.open_nursery() as nursery:
                 self._scope = nursery.cancel_scope
-                await nursery.start(
-                    partial(
-                        trio.serve_listeners,
-                        self._handle_connection,
-                        self._listeners,
-                        handler_nursery=self._handler_nursery,
-                    )
-                )
+                await nursery.start(self._serve_listeners)
                 task_status.started(self)
         finally:
             held, self._held = self._held, []
@@ -161,6 +162,31 @@ class WebSocketServer:
         if self._scope is not None:
             self._scope.cancel()
             await self._stopped.wait()
+
+    async def _serve_listeners(self, *, task_status: trio.TaskStatus[None]) -> None:
+        """Accept on every listener, as :func:`trio.serve_listeners` does.
+
+        Its own loop rather than trio's, whose handler wrapper closes each stream when the
+        handler ends: a connection whose handler raised keeps its transport (see run()).
+        """
+        async with trio.open_nursery() as nursery:
+            for listener in self._listeners:
+                nursery.start_soon(self._accept_loop, listener, self._handler_nursery or nursery)
+            task_status.started()
+
+    async def _accept_loop(self, listener: trio.abc.Listener[Any], nursery: trio.Nursery) -> None:
+        async with listener:
+            while True:
+                try:
+                    stream = await listener.accept()
+                except OSError as exc:
+                    if exc.errno not in _CAPACITY_ERRORS:
+                        raise
+                    # Out of file descriptors or memory: wait for some to be freed.
+                    logger.error("trio_ws: accept() failed (%s); retrying in 100 ms", exc)
+                    await trio.sleep(0.1)
+                    continue
+                nursery.start_soon(self._handle_connection, stream)
 
     async def _handle_connection(self, stream: trio.abc.Stream) -> None:
         compat = CompatStream(
@@ -191,11 +217,15 @@ class WebSocketServer:
 
         # The connection's nursery: trio-websocket runs each connection in one, so its
         # handler's exception comes out of the server wrapped in the same groups.
-        async with trio.open_nursery():
-            with serving:
-                await _server.serve_stream(handler, compat, options=self._options)
-            if error is not None:
-                raise error
+        try:
+            async with trio.open_nursery():
+                with serving:
+                    await _server.serve_stream(handler, compat, options=self._options)
+                if error is not None:
+                    raise error
+        finally:
+            if not compat.held:
+                await trio.aclose_forcefully(stream)
 
 
 def _request(

@@ -128,6 +128,11 @@ class CompatStream(trio.abc.Stream):
         """Keep the transport open when trio-ws closes this stream (see the server)."""
         self._held = True
 
+    @property
+    def held(self) -> bool:
+        """Whether :meth:`hold` is in force."""
+        return self._held
+
     def __repr__(self) -> str:
         return f"<CompatStream over {self.transport_stream!r}>"
 
