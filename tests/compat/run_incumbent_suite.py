@@ -212,6 +212,7 @@ def run(sdist: str | None = None, *, verbose: bool = False) -> tuple[int, int, l
         env["PYTHONPATH"] = os.pathsep.join([*path, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
         env.pop("PYTEST_ADDOPTS", None)
         cmd = [sys.executable, "-m", "pytest", "-c", str(work / "pytest.ini"), "-rA", "-q"]
+        env["COLUMNS"] = "400"  # whole reasons on the -rA lines
         cmd += ["--rootdir", str(work), "-W", "ignore::DeprecationWarning", str(tests)]
         if verbose:
             cmd.append("--tb=short")
