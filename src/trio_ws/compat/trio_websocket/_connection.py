@@ -105,8 +105,8 @@ class WebSocketConnection(trio.abc.AsyncResource):
         """The header fields the peer sent in the opening handshake, names lower-cased.
 
         On a client, those of the ``101`` response, in the server's order, without the ones
-        the handshake itself uses (``Upgrade``, ``Connection``, ``Sec-WebSocket-*``), as trio-websocket
-        gives them; on a server, those of the request.
+        the handshake itself uses (``Upgrade``, ``Connection``, ``Sec-WebSocket-*``), as
+        trio-websocket gives them; on a server, those of the request.
         """
         if self._ws.is_client:
             return tuple(
