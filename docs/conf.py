@@ -78,7 +78,10 @@ if not INTERSPHINX:
         (r"py:.*", r"trio(\..+)?"),
         (r"py:.*", r"h11(\..+)?"),
         # The standard library modules the docs name, and their members (ssl.SSLContext, ...).
-        (r"py:.*", r"(ssl|socket|hmac|zlib|collections\.abc|typing|enum|abc|os)(\..+)?"),
+        (
+            r"py:.*",
+            r"(ssl|socket|hmac|zlib|collections\.abc|contextlib|typing|enum|abc|os)(\..+)?",
+        ),
         # Builtin types and exceptions that annotations and "Raises:" sections name.
         (
             r"py:(class|exc|obj|data)",
