@@ -73,7 +73,6 @@ Data: TypeAlias = str | bytes | bytearray | memoryview
 
 _OPEN = ConnectionState.OPEN
 _CLOSED = ConnectionState.CLOSED
-_INF = float("inf")
 
 
 @final
@@ -443,7 +442,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
         try:
             # One deadline for everything, including getting the send lock from a task that
             # is blocked writing to a peer that does not read.
-            with trio.move_on_after(_timeout(self._options.close_timeout)):
+            with trio.move_on_after(self._options.close_wait()):
                 await self._start_close(close)
                 await lifecycle.wait_finished()
         finally:
@@ -573,10 +572,6 @@ async def send_shared(ws: WebSocketConnection, frame: bytes | None, size: int) -
     finally:
         outbox.release()
     return True
-
-
-def _timeout(value: float | None) -> float:
-    return _INF if value is None else value
 
 
 def _message_event(message: Data, finished: bool) -> TextMessage | BytesMessage:

@@ -389,7 +389,7 @@ class Inbox:
         cannot hold us), and the transport is closed even if this receive() is cancelled.
         """
         try:
-            with trio.move_on_after(_timeout(self._options.close_timeout)):
+            with trio.move_on_after(self._options.close_wait()):
                 await self._outbox.write_owed()
         finally:
             self._lifecycle.finish()
@@ -430,9 +430,7 @@ class Inbox:
                     await self._stand_by()
                 while not protocol.should_close_transport():
                     if protocol.close_expected() and scope.deadline == _INF:
-                        scope.deadline = trio.current_time() + _timeout(
-                            self._options.close_timeout
-                        )
+                        scope.deadline = trio.current_time() + self._options.close_wait()
                     state = self.reading
                     if state is _APPLICATION_STANDBY or state is _HANDING_OVER:
                         if protocol.state is not _CLOSED:
@@ -462,7 +460,7 @@ class Inbox:
                 # close_timeout (a task may hold the lock, blocked on a peer that does not
                 # read).
                 if scope.deadline == _INF:
-                    scope.deadline = trio.current_time() + _timeout(self._options.close_timeout)
+                    scope.deadline = trio.current_time() + self._options.close_wait()
                 await self._outbox.write_owed()
             if scope.cancelled_caught and lifecycle.in_use:
                 lifecycle.cause("timed out waiting for the peer")
@@ -547,7 +545,3 @@ class Inbox:
                     lifecycle.close_sent = CloseConnection(code=code)
         if queued:
             self._handed_over.wake()
-
-
-def _timeout(value: float | None) -> float:
-    return _INF if value is None else value

@@ -106,10 +106,7 @@ class Lifecycle:
         if self.state is not _IN_USE:
             scope.cancel()
             return
-        scopes = self._scopes
-        # Drop the scopes of background work that is over, so the list stays short.
-        scopes[:] = [s for s in scopes if not s.cancel_called]
-        scopes.append(scope)
+        self._scopes.append(scope)
 
     def disown(self, scope: trio.CancelScope) -> None:
         """Forget ``scope`` (its work ended by itself)."""

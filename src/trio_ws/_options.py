@@ -67,6 +67,11 @@ class Options:
             if value is not None and value < 0:
                 raise ValueError(f"{name} must be positive or None, not {value}")
 
+    def close_wait(self) -> float:
+        """``close_timeout`` in seconds, ``inf`` when it is off (for a cancel scope)."""
+        timeout = self.close_timeout
+        return float("inf") if timeout is None else timeout
+
     def limits(self) -> Limits:
         """The core's limits for these options."""
         return Limits(

@@ -38,12 +38,12 @@ from __future__ import annotations
 import enum
 import os
 import sys
-from typing import Any
 
 import trio
 
 from ._exceptions import ConnectionClosed
 from ._lifecycle import Lifecycle
+from ._sync import Waiters
 from .protocol import Connection
 
 __all__ = ["Outbox", "WriteNow", "Writing"]
@@ -109,8 +109,8 @@ class Outbox:
         self._nursery = nursery
         #: Who will write what the core holds. Changed only by acquire(), release(), owe().
         self.state = _IDLE
-        # Tasks waiting for the lock, oldest first; a list only once a task has had to wait.
-        self._waiters: list[trio.lowlevel.Task] | None = None
+        # Tasks waiting for the lock; made only once a task has had to wait.
+        self._waiters: Waiters | None = None
         #: Bytes written to the transport.
         self.wire_sent = 0
 
@@ -126,23 +126,13 @@ class Outbox:
             self.state = _HELD
             return
         if self._waiters is None:
-            self._waiters = []
-        waiters = self._waiters
-        task = trio.lowlevel.current_task()
-        waiters.append(task)
-
-        def abort(_: Any) -> trio.lowlevel.Abort:
-            waiters.remove(task)
-            return trio.lowlevel.Abort.SUCCEEDED
-
-        await trio.lowlevel.wait_task_rescheduled(abort)  # release() handed it to us
+            self._waiters = Waiters()
+        await self._waiters.wait()  # release() handed it to us
 
     def release(self) -> None:
         """HELD → HELD (handed over), OWED (a courier is started) or IDLE."""
-        waiters = self._waiters
-        if waiters:
-            trio.lowlevel.reschedule(waiters.pop(0))  # it stays HELD, by that task now
-            return
+        if self._waiters is not None and self._waiters.wake_first():
+            return  # it stays HELD, by that task now
         self.state = _IDLE
         self.owe()
 

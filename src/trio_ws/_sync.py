@@ -11,7 +11,7 @@ from typing import Any
 
 import trio
 
-__all__ = ["SendLock", "Wakeup"]
+__all__ = ["SendLock", "Waiters", "Wakeup"]
 
 
 class Wakeup:
@@ -45,6 +45,34 @@ class Wakeup:
             trio.lowlevel.reschedule(task)
 
 
+class Waiters:
+    """Tasks waiting for their turn, served first come, first served (the send locks' queue)."""
+
+    __slots__ = ("_tasks",)
+
+    def __init__(self) -> None:
+        self._tasks: list[trio.lowlevel.Task] = []
+
+    async def wait(self) -> None:
+        """Sleep until :meth:`wake_first` picks this task (a checkpoint: it can be cancelled)."""
+        tasks = self._tasks
+        task = trio.lowlevel.current_task()
+        tasks.append(task)
+
+        def abort(_: Any) -> trio.lowlevel.Abort:
+            tasks.remove(task)
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        await trio.lowlevel.wait_task_rescheduled(abort)
+
+    def wake_first(self) -> bool:
+        """Wake the task that has waited longest; tell whether there was one."""
+        if not self._tasks:
+            return False
+        trio.lowlevel.reschedule(self._tasks.pop(0))
+        return True
+
+
 class SendLock:
     """A fair (first come, first served) lock, as :class:`trio.Lock` for the connection's writes.
 
@@ -57,7 +85,7 @@ class SendLock:
 
     def __init__(self) -> None:
         self._held = False
-        self._waiters: list[trio.lowlevel.Task] | None = None
+        self._waiters: Waiters | None = None
 
     def locked(self) -> bool:
         """Whether a task holds the lock."""
@@ -81,24 +109,13 @@ class SendLock:
             await trio.lowlevel.cancel_shielded_checkpoint()
             return
         if self._waiters is None:
-            self._waiters = []
-        waiters = self._waiters
-        task = trio.lowlevel.current_task()
-        waiters.append(task)
-
-        def abort(_: Any) -> trio.lowlevel.Abort:
-            waiters.remove(task)
-            return trio.lowlevel.Abort.SUCCEEDED
-
-        await trio.lowlevel.wait_task_rescheduled(abort)  # release() handed it to us
+            self._waiters = Waiters()
+        await self._waiters.wait()  # release() handed it to us
 
     def release(self) -> None:
         """Release the lock, or hand it to the task that has waited longest."""
-        waiters = self._waiters
-        if waiters:
-            trio.lowlevel.reschedule(waiters.pop(0))  # it stays held, by that task now
-        else:
-            self._held = False
+        if self._waiters is None or not self._waiters.wake_first():
+            self._held = False  # (handed over, it stays held, by that task now)
 
     async def __aenter__(self) -> None:
         await self.acquire()
