@@ -205,6 +205,10 @@ async def garbage_before(port: int, rng: random.Random) -> None:
     assert not data or data.startswith(b"HTTP/1.1 4"), data[:60]
 
 
+#: Seconds beyond a deadline after which a test calls it a hang.
+HANG = 60.0
+
+
 async def slowloris(port: int, rng: random.Random) -> None:
     stream = await raw_connect(port)
     async with stream:
@@ -214,7 +218,10 @@ async def slowloris(port: int, rng: random.Random) -> None:
         data = await read_to_eof(stream)
         elapsed = time.monotonic() - start
     assert not data or data.startswith(b"HTTP/1.1 4"), data[:60]
-    assert OPEN_TIMEOUT * 0.9 <= elapsed <= OPEN_TIMEOUT + 5, elapsed
+    # Never dropped before open_timeout (load only makes this later, so it cannot flake);
+    # the upper bound only catches a server that never drops it (a busy machine may take
+    # several seconds more: timing belongs in benchmarks, not here).
+    assert OPEN_TIMEOUT * 0.9 <= elapsed <= OPEN_TIMEOUT + HANG, elapsed
 
 
 CLIENTS = {
