@@ -197,7 +197,7 @@ class Inbox:
         self._receive_reads = 0  # reads made by receive() itself (extends a standby)
         self._receive_size = RECEIVE_SIZE
         self._assembler = Assembler()
-        # Closing with a full queue: dropping the rest of a message (see _handle_events).
+        # Closing with a full queue: every later message is dropped (see _handle_events).
         self._dropping = False
         self.messages_received = 0
         self.bytes_received = 0
@@ -525,9 +525,11 @@ class Inbox:
                 ):
                     # We sent a close and more than max_queue pieces wait: the reader reads
                     # on to see the peer's close (so that aclose() does not wait for
-                    # close_timeout behind unread messages), and whole messages that come
-                    # meanwhile are dropped, so memory stays bounded.
-                    self._dropping = not event.message_finished
+                    # close_timeout behind unread messages), and the messages that come from
+                    # here on are dropped, so memory stays bounded. All of them, also once
+                    # the queue drains: the application sees a prefix of what was sent,
+                    # never a message with an earlier one missing.
+                    self._dropping = True
                     continue
                 queue.append(event)
                 queued = True

@@ -94,3 +94,33 @@ async def test_closing_with_a_full_queue_reads_the_close_and_drops_what_overflow
             assert await ws.receive() == "early 1"
             with pytest.raises(trio_ws.ConnectionClosedOK):
                 await ws.receive()
+
+
+async def test_closing_never_delivers_a_message_after_one_it_dropped(autojump_clock) -> None:
+    """Once a message is dropped while closing, every later one is too: the application
+    sees a prefix of what the peer sent, never a message with an earlier one missing (found
+    by the connection model: the queue drained, and a later message was delivered again)."""
+    client_stream, peer_stream = trio.testing.memory_stream_pair()
+    peer = RawPeer(peer_stream)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(peer.accept_handshake)
+        async with trio_ws.open_websocket_stream(
+            client_stream, host="t", options=options(max_queue=1, close_timeout=10)
+        ) as ws:
+            for n in range(2):
+                await peer.send_frame(0x1, b"early %d" % n)
+                await trio.sleep(1)
+            assert ws.statistics().queue_depth == 2
+            nursery.start_soon(ws.aclose)
+            opcode, payload = await peer.read_frame()
+            assert opcode == 0x8
+            await peer.send_frame(0x1, b"dropped")  # the queue is over its bound
+            await trio.sleep(1)
+            assert await ws.receive() == "early 0"
+            assert await ws.receive() == "early 1"  # the queue has drained
+            await peer.send_frame(0x1, b"after the gap")
+            await trio.sleep(1)
+            await peer.send_frame(0x8, payload)
+            await peer_stream.aclose()
+            with pytest.raises(trio_ws.ConnectionClosedOK):
+                await ws.receive()

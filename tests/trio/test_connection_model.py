@@ -15,6 +15,8 @@ returns. After every rule, once every task is blocked, the invariants must hold:
   one it received;
 * **the close completes within close_timeout**: an ``aclose()`` is over once that much mock
   time has passed;
+* **no internal error**: nothing is logged at ERROR level (an exception escaping one of the
+  connection's own tasks, such as two tasks reading the stream at once);
 * and at the end **no task is left behind**: once both connections are closed, every task of
   theirs ends.
 
@@ -25,6 +27,7 @@ example replays.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from collections.abc import Awaitable, Callable
@@ -77,11 +80,24 @@ class ChunkedStream(trio.abc.Stream):
         await self.inner.aclose()
 
 
+class ErrorRecorder(logging.Handler):
+    """Keeps what trio_ws logs at ERROR level or above."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 class Harness:
     """A trio run in a thread, with a mock clock, and the two connections in it."""
 
     def __init__(self, seed: int) -> None:
         self.seed = seed
+        self.errors = ErrorRecorder()
+        logging.getLogger("trio_ws").addHandler(self.errors)
         self.clock = trio.testing.MockClock()
         self.ws: dict[str, WebSocketConnection] = {}
         self.streams: dict[str, ChunkedStream] = {}
@@ -154,6 +170,7 @@ class Harness:
         assert self._stop is not None
         trio.from_thread.run_sync(self._stop.set, trio_token=self._token)
         self.thread.join(timeout=60)
+        logging.getLogger("trio_ws").removeHandler(self.errors)
         assert not self.thread.is_alive(), "the connections' tasks did not end"
 
 
@@ -310,7 +327,17 @@ class ConnectionModel(RuleBasedStateMachine):
             if received:
                 last = attempted.index(received[-1])
                 lost = [m for m in attempted[:last] if m in self.completed[sender]]
-                assert set(lost) <= set(received), f"{side}: lost {set(lost) - set(received)}"
+                assert set(lost) <= set(received), (
+                    f"{side}: lost {set(lost) - set(received)}: received {received}, "
+                    f"{sender} sent {attempted}, completed {sorted(self.completed[sender])}"
+                )
+
+    @invariant()
+    def no_internal_error(self) -> None:
+        if self.h is not None and self.h.errors.records:
+            record = self.h.errors.records[0]
+            detail = logging.Formatter().format(record)
+            raise AssertionError(f"trio_ws logged an error: {detail}")
 
     @invariant()
     def close_completes_within_close_timeout(self) -> None:
