@@ -236,16 +236,21 @@ class WebSocketConnection(trio.abc.AsyncResource):
         """
         event = _message_event(message, True)
         outbox = self._outbox
-        while True:
-            fragmenting = self._message_lock
-            if fragmenting is not None and fragmenting.locked():
-                # send_fragments() is sending a message: this one goes after it.
-                await fragmenting.acquire()
-                fragmenting.release()
+        messages = self._message_lock
+        if messages is None:
             await outbox.acquire()
-            if fragmenting is None or not fragmenting.locked():
-                break
-            outbox.release()  # a fragmented message began while we waited for the lock
+        else:
+            # send_fragments() has been used: a message goes after a fragmented one that
+            # began first, so take the message lock (always before the send lock, as
+            # send_fragments does) until the send lock is ours.
+            try:
+                messages.acquire_nowait()
+            except trio.WouldBlock:
+                await messages.acquire()
+            try:
+                await outbox.acquire()
+            finally:
+                messages.release()
         try:
             self._check_can_send()
             # A cancelled send fails here, before the frame is queued, and not inside

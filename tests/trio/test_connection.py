@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 import trio
 import trio.testing
@@ -244,3 +246,27 @@ async def test_users_own_exception_group_comes_out_whole() -> None:
         async with open_memory_websocket(echo):
             raise ExceptionGroup("mine", [ValueError("x")])
     assert info.value.message == "mine"
+
+
+async def test_sends_waiting_behind_a_fragmented_message_all_go() -> None:
+    """Two send() calls wait while send_fragments() sends a message: once it ends, both go,
+    in order. (Found by the connection model: the two waiting sends handed the message lock
+    to each other forever, each seeing it held by the other, and spun.)"""
+    more = trio.Event()
+
+    async def fragments() -> AsyncIterator[str]:
+        yield "frag"
+        await more.wait()
+        yield "mented"
+
+    async with pair() as ws:
+        with trio.fail_after(10):  # a hang (the spin) only
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(ws.send_fragments, fragments())
+                await trio.testing.wait_all_tasks_blocked()
+                nursery.start_soon(ws.send, "first")
+                await trio.testing.wait_all_tasks_blocked()
+                nursery.start_soon(ws.send, "second")
+                await trio.testing.wait_all_tasks_blocked()
+                more.set()
+            assert [await ws.receive() for _ in range(3)] == ["fragmented", "first", "second"]
