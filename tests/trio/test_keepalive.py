@@ -135,3 +135,26 @@ async def test_keepalive_timeout_while_a_send_is_stuck(autojump_clock) -> None:
             await ws.wait_closed()
             assert trio.current_time() <= 5 + 3 + 2 + 0.01
             assert "keepalive ping timeout" in str(ws._lifecycle.closed_exception())
+
+
+async def test_a_slow_application_does_not_make_a_healthy_peer_look_dead(autojump_clock) -> None:
+    """Our application stops calling receive() for 3 x ping_timeout while the peer keeps
+    sending: the queue fills, reading pauses, the peer's pong waits unread behind its
+    messages. That is our slowness, not the peer's: the connection stays open and nothing is
+    lost. (A silent peer is still dropped: test_missing_pong_closes_with_1011.)"""
+    count = 40
+
+    async def talkative(request: trio_ws.WebSocketRequest) -> None:
+        ws = await request.accept()
+        for n in range(count):
+            await ws.send(f"message {n}")
+            await trio.sleep(0.5)
+        await ws.receive()  # until the client closes
+
+    client = options(ping_interval=2, ping_timeout=2, max_queue=1)
+    async with pair(talkative, client=client) as ws:
+        await trio.sleep(3 * 2 + 1)  # not receiving: reading pauses
+        assert ws.statistics().reading_paused
+        assert [await ws.receive() for _ in range(count)] == [f"message {n}" for n in range(count)]
+        assert not ws.closed
+        assert ws.statistics().last_rtt is not None  # the pings were answered meanwhile
