@@ -84,7 +84,7 @@ async def test_fragmented_control_frame_fails_1002(ours: str, opcode: int) -> No
 @both_roles
 @pytest.mark.parametrize("size", [1, 0], ids=["1-byte", "empty"])
 async def test_many_tiny_fragments(ours: str, size: int) -> None:
-    count = 1000  # under the default max_fragments (1024)
+    count = 4000  # under the default max_fragments (4096)
     with trio.fail_after(PROMPT):
         async with connected(ours) as (peer, _):
             frames = [
@@ -121,6 +121,19 @@ async def test_fragments_over_max_fragments_fail_1009(ours: str) -> None:
         async with connected(ours, options(max_fragments=10)) as (peer, _):
             for i in range(11):
                 await peer.send_frame(TEXT if i == 0 else CONTINUATION, b"x", fin=False)
+            await peer.expect_close(1009)
+
+
+@both_roles
+async def test_default_fragment_cap_fails_1009(ours: str) -> None:
+    """By default a message may span 4096 frames: the 4097th fails it, whatever its size."""
+    with trio.fail_after(PROMPT):
+        async with connected(ours) as (peer, _):
+            frames = [
+                build_frame(TEXT if i == 0 else CONTINUATION, b"", fin=False, mask=peer.is_client)
+                for i in range(4097)
+            ]
+            await peer.send_raw(b"".join(frames))
             await peer.expect_close(1009)
 
 
