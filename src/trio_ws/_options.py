@@ -7,7 +7,7 @@ connection or server. ``None`` turns a limit or a timer off.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, final
 
 from .protocol import Limits
 from .protocol._limits import (
@@ -27,6 +27,7 @@ Compression = Literal["deflate"] | None
 RECEIVE_SIZE = 65536
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Options:
     """The settings of one connection (or of every connection a server accepts).

@@ -27,6 +27,7 @@ grow with message size here; the I/O layer decides how to gather pieces.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import final
 
 from ._close import parse_close_payload, serialize_close
 from ._errors import LocalProtocolError, RemoteProtocolError
@@ -75,6 +76,7 @@ _SPLIT_FRAME = 262144
 _MAX_PENDING_PONGS = 16
 
 
+@final
 class Connection(OpeningHandshake):
     """One WebSocket connection, client or server, without I/O.
 

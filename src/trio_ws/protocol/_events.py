@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import TypeAlias, final
 
 from ._close import is_sendable_close_code
 from ._errors import LocalProtocolError, RemoteProtocolError
@@ -74,6 +74,7 @@ class Event:
     """Base class of every event. Not meant to be built or subclassed by users."""
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Request(Event):
     """The client's opening handshake (RFC 6455 §4.1), or a plain HTTP GET.
@@ -112,6 +113,7 @@ class Request(Event):
         object.__setattr__(self, "headers", _check_headers(self.headers))
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AcceptConnection(Event):
     """The server's ``101 Switching Protocols`` answer (RFC 6455 §4.2.2).
@@ -135,6 +137,7 @@ class AcceptConnection(Event):
         object.__setattr__(self, "headers", _check_headers(self.headers))
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RejectConnection(Event):
     """A server's HTTP answer other than 101: a refused handshake, or a plain HTTP response.
@@ -158,6 +161,7 @@ class RejectConnection(Event):
         object.__setattr__(self, "headers", _check_headers(self.headers))
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TextMessage(Event):
     """A text message, or one piece of it.
@@ -172,6 +176,7 @@ class TextMessage(Event):
     message_finished: bool = True
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BytesMessage(Event):
     """A binary message, or one piece of it.
@@ -211,6 +216,7 @@ def _check_control_payload(kind: str, payload: bytes) -> None:
         )
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Ping(Event):
     """A ping (RFC 6455 §5.5.2). The core answers received pings by itself.
@@ -230,6 +236,7 @@ class Ping(Event):
         return Pong(payload=self.payload)
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Pong(Event):
     """A pong (RFC 6455 §5.5.3): the answer to a ping, or an unsolicited heartbeat.
@@ -245,6 +252,7 @@ class Pong(Event):
         _check_control_payload("pong", self.payload)
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CloseConnection(Event):
     """A close frame (RFC 6455 §5.5.1), which starts or completes the closing handshake.
@@ -285,6 +293,7 @@ class CloseConnection(Event):
         return CloseConnection(code=self.code, reason=self.reason)
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConnectionFailed(Event):
     """The terminal event of a connection that did not end with a clean closing handshake.

@@ -8,6 +8,7 @@ budget, and inflation is capped by that same budget.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import final
 
 __all__ = [
     "DEFAULT_MAX_FRAGMENTS",
@@ -48,6 +49,7 @@ DEFAULT_MAX_HANDSHAKE_HEADERS = 100
 DEFAULT_MAX_REJECT_BODY_SIZE = 64 * 1024
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Limits:
     """The size limits one :class:`~trio_ws.protocol.Connection` enforces.
