@@ -398,7 +398,9 @@ async def connect_stream(
         InvalidHandshake: the server's answer broke the protocol, or the stream ended.
     """
     options = options or Options()
-    protocol = Connection(Role.CLIENT, extensions=options.extensions(), limits=options.limits())
+    protocol = Connection(
+        Role.CLIENT, extensions=options.extensions(), limits=options.limits(), defer_failure=True
+    )
     protocol.send(
         Request(host=host, target=target, subprotocols=tuple(subprotocols), headers=tuple(headers))
     )

@@ -352,16 +352,21 @@ class Inbox:
                 if self.reading is _HANDING_OVER:
                     await self._handed_over.wait()  # the reader hands over after its read
                     continue
-                # Read in this task (APPLICATION or APPLICATION_STANDBY). Cancelling this
-                # read loses nothing (Trio's streams guarantee it for receive_some).
-                try:
-                    data = await self._stream.receive_some(self._receive_size)
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
-                    if lifecycle.state is not Transport.IN_USE:
-                        continue  # closed under us by aclose() or the reader: they say why
-                    data = b""
-                self._receive_reads += 1
-                self._feed(data)
+                if protocol.failure_deferred:
+                    # The application is back with everything before the violation taken
+                    # (and answered): the connection fails now.
+                    self._fail_deferred()
+                else:
+                    # Read in this task (APPLICATION or APPLICATION_STANDBY). Cancelling this
+                    # read loses nothing (Trio's streams guarantee it for receive_some).
+                    try:
+                        data = await self._stream.receive_some(self._receive_size)
+                    except (trio.BrokenResourceError, trio.ClosedResourceError):
+                        if lifecycle.state is not Transport.IN_USE:
+                            continue  # closed under us by aclose() or the reader: they say why
+                        data = b""
+                    self._receive_reads += 1
+                    self._feed(data)
                 if protocol.should_close_transport() and self._outbox.state is not _HELD:
                     await self._close_inline()
             head = self._head
@@ -449,6 +454,10 @@ class Inbox:
                         return
                     else:
                         self.reading = _READER
+                    if protocol.failure_deferred:
+                        await self._let_application_answer()
+                        self._fail_deferred()
+                        continue
                     try:
                         data = await self._stream.receive_some(self._receive_size)
                     except (trio.BrokenResourceError, trio.ClosedResourceError):
@@ -489,7 +498,33 @@ class Inbox:
                 return
             self._reader_start = trio.current_time() + _STANDBY_DELAY
 
+    async def _let_application_answer(self) -> None:
+        """Before a held-back violation fails the connection, let the application answer.
+
+        (See Connection.failure_deferred.) The application takes the messages that came
+        before the violation, and may answer them: done when the queue has stayed empty for
+        ``_STANDBY_DELAY``, or a receive() waits for more; at most ``close_timeout``.
+        """
+        quiet = False
+        with trio.move_on_after(self._options.close_wait()):
+            while self.reading is not _HANDING_OVER:
+                if self.queue_depth():
+                    quiet = False
+                elif quiet:
+                    return
+                else:
+                    quiet = True
+                await trio.sleep(_STANDBY_DELAY)
+
     # --- Feeding the core -------------------------------------------------------------------
+
+    def _fail_deferred(self) -> None:
+        """Fail the connection for the violation held back (the close frame is owed)."""
+        protocol = self._protocol
+        protocol.fail_deferred()
+        self._handle_events(protocol.events())
+        self._outbox.owe()
+        self._handed_over.wake()
 
     def _feed(self, data: bytes | bytearray) -> None:
         """Give what was read (``b""`` at the end of the stream) to the core; take its events."""

@@ -279,7 +279,9 @@ async def _serve_connection(
     origins: frozenset[str | None] | Collection[str | None] | None,
     server: Server | None,
 ) -> None:
-    protocol = Connection(Role.SERVER, extensions=options.extensions(), limits=options.limits())
+    protocol = Connection(
+        Role.SERVER, extensions=options.extensions(), limits=options.limits(), defer_failure=True
+    )
     try:
         # The connection's nursery, opened first so that its cancel scope is also the one
         # Server.aclose() cancels (one scope per connection rather than two: memory).

@@ -14,7 +14,6 @@ Nothing here does I/O or imports trio, so any I/O layer can drive it::
 
 from ._close import CloseCode as CloseCode
 from ._connection import Connection as Connection
-from ._connection import serialize_message as serialize_message
 from ._errors import (
     LocalProtocolError as LocalProtocolError,
 )
@@ -71,6 +70,7 @@ from ._limits import Limits as Limits
 from ._negotiation import accept_extension_answer as accept_extension_answer
 from ._negotiation import answer_extension_offers as answer_extension_offers
 from ._negotiation import offer_extensions as offer_extensions
+from ._sharing import serialize_message as serialize_message
 from ._state import ConnectionState as ConnectionState
 from ._state import Role as Role
 

@@ -53,7 +53,7 @@ from ._opening import OpeningHandshake
 from ._state import ConnectionState, Direction, Role, next_state
 from .extensions import Extension
 
-__all__ = ["Connection", "serialize_message"]
+__all__ = ["Connection"]
 
 _CLOSED = ConnectionState.CLOSED
 _CONNECTING = ConnectionState.CONNECTING
@@ -66,13 +66,11 @@ _TEXT = Opcode.TEXT
 _BINARY = Opcode.BINARY
 _CONTINUATION = Opcode.CONTINUATION
 #: Frames with at least this much payload are queued as header and payload separately: a
-#: second write (a pass through Trio's run loop) costs less than copying the payload from
-#: here on (bench/run.py: 64 KiB round trips are cheaper joined, 1 MiB ones split).
+#: second write costs less than copying the payload from here on (bench/run.py).
 _SPLIT_FRAME = 262144
 #: The most automatic pongs that wait in the outbox; further pings replace the last one
-#: (RFC 6455 §5.5.3). Not 1: a burst of pings read at once gets one pong each, as
-#: Autobahn's cases 2.10 and 2.11 expect (9 pings), while a flood costs at most
-#: 16 * 131 bytes.
+#: (RFC 6455 §5.5.3). Not 1: Autobahn's cases 2.10 and 2.11 expect a pong for each of a
+#: burst of 9 pings; a flood costs at most 16 * 131 bytes.
 _MAX_PENDING_PONGS = 16
 
 
@@ -85,6 +83,8 @@ class Connection(OpeningHandshake):
         extensions: Extensions to offer (client) or to accept (server), in order of
             preference. Each instance serves this connection only.
         limits: Size limits for incoming data.
+        defer_failure: Hold a protocol violation back until :meth:`fail_deferred`
+            (:attr:`failure_deferred`).
 
     Example::
 
@@ -104,6 +104,7 @@ class Connection(OpeningHandshake):
         *,
         extensions: Sequence[Extension] = (),
         limits: Limits | None = None,
+        defer_failure: bool = False,
     ) -> None:
         limits = limits if limits is not None else Limits()
         self._role = role
@@ -115,11 +116,9 @@ class Connection(OpeningHandshake):
         self._pongs_pending = 0
         self._pong_at = 0
         # Dropped once the handshake is over (memory: it holds the offered extensions).
+        handshake = ClientHandshake if role is Role.CLIENT else ServerHandshake
         self._handshake: ClientHandshake | ServerHandshake | None
-        if role is Role.CLIENT:
-            self._handshake = ClientHandshake(extensions=extensions, limits=limits)
-        else:
-            self._handshake = ServerHandshake(extensions=extensions, limits=limits)
+        self._handshake = handshake(extensions=extensions, limits=limits)
         self._extensions: list[Extension] = []
         self._messages = MessageAssembler(
             max_size=limits.max_message_size,
@@ -139,6 +138,8 @@ class Connection(OpeningHandshake):
         self._request: Request | None = None
         self._response: AcceptConnection | RejectConnection | None = None
         self._failure: RemoteProtocolError | None = None
+        self._defer_failure = defer_failure
+        self._deferred_failure: RemoteProtocolError | None = None
 
     @classmethod
     def opened(
@@ -147,6 +148,7 @@ class Connection(OpeningHandshake):
         *,
         extensions: Sequence[Extension] = (),
         limits: Limits | None = None,
+        defer_failure: bool = False,
     ) -> Connection:
         """Make a connection that starts ``OPEN``: its opening handshake happened elsewhere.
 
@@ -161,6 +163,7 @@ class Connection(OpeningHandshake):
                 already configured: see :func:`~trio_ws.protocol.answer_extension_offers`
                 (server) and :func:`~trio_ws.protocol.accept_extension_answer` (client).
             limits: Size limits for incoming data.
+            defer_failure: As for the constructor.
 
         Returns:
             An ``OPEN`` connection; :attr:`request` and :attr:`response` are ``None``.
@@ -174,7 +177,7 @@ class Connection(OpeningHandshake):
         for extension in extensions:
             if not extension.negotiated:
                 raise LocalProtocolError(f"extension {extension.name!r} is not negotiated")
-        conn = cls(role, limits=limits)
+        conn = cls(role, limits=limits, defer_failure=defer_failure)
         conn._handshake = None
         conn._state = _OPEN
         conn._extensions = list(extensions)
@@ -227,6 +230,18 @@ class Connection(OpeningHandshake):
     def failure(self) -> RemoteProtocolError | None:
         """What the peer did wrong, if the connection failed."""
         return self._failure
+
+    @property
+    def failure_deferred(self) -> bool:
+        """Whether a protocol violation is held back (only with ``defer_failure=True``).
+
+        The events before it come out of :meth:`events`; the connection stays ``OPEN`` and
+        reads nothing more, so the application can still answer the messages that came
+        before it (an echo goes out before the close frame, as Autobahn's strict verdict
+        wants). The I/O layer gives the application its turn, bounded in time, then calls
+        :meth:`fail_deferred`.
+        """
+        return self._deferred_failure is not None
 
     def close_expected(self) -> bool:
         """Tell whether the transport is expected to close soon.
@@ -301,6 +316,17 @@ class Connection(OpeningHandshake):
         events = self._events
         self._events = []
         return events
+
+    def fail_deferred(self) -> None:
+        """Fail the connection for the violation held back (:attr:`failure_deferred`).
+
+        Its close frame is queued, and its ConnectionFailed comes out of :meth:`events`.
+        """
+        error = self._deferred_failure
+        if error is None:
+            raise LocalProtocolError("no failure is deferred")
+        self._deferred_failure = None
+        self._fail(error, now=True)
 
     # --- Events in, bytes out ---------------------------------------------------------------
 
@@ -388,10 +414,9 @@ class Connection(OpeningHandshake):
     def data_to_send_chunks(self) -> list[bytes]:
         """Return the bytes to write as a list of buffers, in order, and forget them.
 
-        The same bytes as :meth:`data_to_send`, unjoined. Performance: a large frame is queued
-        as its header and its payload; an I/O layer that writes them one after the other (or
-        with a vectored write) saves the copy that joining them would make (1 MiB for a 1 MiB
-        message).
+        The same bytes as :meth:`data_to_send`, unjoined: a large frame comes as its header
+        and its payload, and writing them one after the other (or with a vectored write)
+        saves the copy that joining them would make.
         """
         outbox = self._outbox
         self._outbox = []
@@ -550,38 +575,24 @@ class Connection(OpeningHandshake):
         self._outbox.append(header)
         self._outbox.append(payload if key is None else mask(payload, key))
 
-    def _fail(self, error: RemoteProtocolError) -> None:
+    def _fail(self, error: RemoteProtocolError, *, now: bool = False) -> None:
         """Fail the WebSocket connection (RFC 6455 §7.1.7) because of ``error``."""
         state = self._state
+        code = error.close_code
+        self._receiving = False
+        self._buffer = b""
+        self._frame_left = 0
         if state is _CONNECTING:
             handshake = self._handshake
             if isinstance(handshake, ServerHandshake) and error.http_status is not None:
                 self._outbox.append(handshake.error_response(error))
-        elif state is _OPEN and error.close_code is not None and error.close_code != 1006:
-            reason = "internal error" if error.close_code == 1011 else str(error)
+        elif state is _OPEN and code is not None and code != 1006:
+            if self._defer_failure and not now:
+                self._deferred_failure = error  # see failure_deferred
+                return
+            reason = "internal error" if code == 1011 else str(error)
             reason = reason.encode("utf-8")[:123].decode("utf-8", "ignore")
-            self._queue_frame(Opcode.CLOSE, serialize_close(error.close_code, reason))
+            self._queue_frame(Opcode.CLOSE, serialize_close(code, reason))
         self._state = self._after_receive(ConnectionFailed)
-        self._receiving = False
-        self._buffer = b""
-        self._frame_left = 0
         self._failure = error
         self._events.append(ConnectionFailed(error=error))
-
-
-def serialize_message(event: TextMessage | BytesMessage) -> bytes:
-    """Build the unmasked, unextended frame of a whole message, once, for many connections.
-
-    Queue it with :meth:`Connection.send_serialized` on every connection whose
-    :meth:`Connection.can_share_frames` is true; the others need their own
-    :meth:`Connection.send`.
-    """
-    if not event.message_finished:
-        raise LocalProtocolError("only a whole message can be shared")
-    if isinstance(event, TextMessage):
-        try:
-            payload = event.data.encode("utf-8")
-        except UnicodeEncodeError:
-            raise LocalProtocolError("text contains a lone surrogate") from None
-        return serialize_frame(_TEXT, payload)
-    return serialize_frame(_BINARY, as_byte_buffer(event.data))

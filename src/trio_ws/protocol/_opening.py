@@ -29,6 +29,8 @@ class OpeningHandshake:
     __slots__ = (
         "_answer_pending",
         "_buffer",
+        "_defer_failure",
+        "_deferred_failure",
         "_eof",
         "_events",
         "_extensions",
