@@ -9,19 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trio_ws.protocol import _handshake
+from trio_ws.protocol import _client_handshake
+from trio_ws.protocol._client_handshake import ClientAccepted, ClientHandshake, ClientRejected
 from trio_ws.protocol._errors import LocalProtocolError, RemoteProtocolError
 from trio_ws.protocol._events import AcceptConnection, RejectConnection, Request
-from trio_ws.protocol._handshake import (
-    GUID,
-    ClientAccepted,
-    ClientHandshake,
-    ClientRejected,
-    ServerHandshake,
-    accept_value,
-    generate_key,
-)
+from trio_ws.protocol._handshake import GUID, accept_value, generate_key
 from trio_ws.protocol._limits import Limits
+from trio_ws.protocol._server_handshake import ServerHandshake
 from trio_ws.protocol.extensions._base import Extension, ExtensionParams
 
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="
@@ -163,7 +157,7 @@ class TestClientRequest:
     """RFC 6455 §4.1: the client's opening handshake."""
 
     def test_exact_bytes(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setattr(_handshake, "generate_key", lambda: KEY)
+        monkeypatch.setattr(_client_handshake, "generate_key", lambda: KEY)
         client = ClientHandshake(
             extensions=[Fake([("a", "1"), ("b", None)]), Other()], limits=Limits()
         )

@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import final
 
+from ._client_handshake import ClientHandshake
 from ._close import parse_close_payload, serialize_close
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import (
@@ -45,11 +46,11 @@ from ._events import (
     as_byte_buffer,
 )
 from ._frames import Opcode, parse_header, serialize_frame
-from ._handshake import ClientHandshake, ServerHandshake
 from ._limits import Limits
 from ._mask import mask, new_mask_key
 from ._messages import MessageAssembler
 from ._opening import OpeningHandshake
+from ._server_handshake import ServerHandshake
 from ._state import ConnectionState, Direction, Role, next_state
 from .extensions import Extension
 

@@ -8,11 +8,12 @@ base class of ``Connection`` only so that the frame-level module stays readable;
 
 from __future__ import annotations
 
+from ._client_handshake import ClientAccepted, ClientHandshake
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import AcceptConnection, Event, RejectConnection, Request
-from ._handshake import ClientAccepted, ClientHandshake, ServerHandshake
 from ._limits import Limits
 from ._messages import MessageAssembler
+from ._server_handshake import ServerHandshake
 from ._state import ConnectionState
 from .extensions import Extension
 
