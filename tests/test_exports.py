@@ -118,3 +118,22 @@ def test_public_class_is_final_unless_meant_to_be_subclassed(module_name: str, a
         assert not getattr(cls, "__final__", False), f"{qualified} is listed as open"
         return
     assert getattr(cls, "__final__", False), f"{qualified}: mark it @final, or list it in OPEN"
+
+
+@pytest.mark.parametrize(
+    "function", ["open_websocket", "reconnecting", "serve", "serve_unix"], ids=str
+)
+def test_option_keywords_default_to_the_options_defaults(function: str) -> None:
+    """The functions that take Options' fields as keywords default them as Options does
+    (both refer to the constants in trio_ws._options)."""
+    import dataclasses
+
+    import trio_ws
+
+    defaults = {f.name: f.default for f in dataclasses.fields(trio_ws.Options)}
+    parameters = inspect.signature(getattr(trio_ws, function)).parameters
+    shared = [name for name in defaults if name in parameters]
+    assert len(shared) >= 7, shared
+    assert {name: parameters[name].default for name in shared} == {
+        name: defaults[name] for name in shared
+    }

@@ -21,7 +21,17 @@ import trio
 from ._connection import WebSocketConnection, start_connection
 from ._exceptions import HandshakeRejected, HandshakeTimeout, InvalidHandshake, InvalidURI
 from ._groups import reraise_single
-from ._options import RECEIVE_SIZE, Compression, Options
+from ._options import (
+    DEFAULT_CLOSE_TIMEOUT,
+    DEFAULT_COMPRESSION,
+    DEFAULT_MAX_QUEUE,
+    DEFAULT_OPEN_TIMEOUT,
+    DEFAULT_PING_INTERVAL,
+    DEFAULT_PING_TIMEOUT,
+    RECEIVE_SIZE,
+    Compression,
+    Options,
+)
 from ._proxy import ProxySetting, ProxyURL, choose_proxy, open_tunnel, parse_proxy_url
 from ._url import WebSocketURI, parse_uri
 from .protocol import (
@@ -53,17 +63,17 @@ async def open_websocket(
     subprotocols: Sequence[str] = (),
     headers: HeaderList = (),
     origin: str | None = None,
-    compression: Compression = "deflate",
+    compression: Compression = DEFAULT_COMPRESSION,
     ssl_context: ssl.SSLContext | None = None,
     proxy: ProxySetting = None,
     max_redirects: int = 10,
     unix_socket_path: str | os.PathLike[str] | None = None,
     max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
-    max_queue: int = 16,
-    ping_interval: float | None = 20.0,
-    ping_timeout: float | None = 20.0,
-    close_timeout: float | None = 10.0,
-    open_timeout: float | None = 10.0,
+    max_queue: int = DEFAULT_MAX_QUEUE,
+    ping_interval: float | None = DEFAULT_PING_INTERVAL,
+    ping_timeout: float | None = DEFAULT_PING_TIMEOUT,
+    close_timeout: float | None = DEFAULT_CLOSE_TIMEOUT,
+    open_timeout: float | None = DEFAULT_OPEN_TIMEOUT,
 ) -> AsyncIterator[WebSocketConnection]:
     """Connect to a WebSocket server; close the connection when the block ends.
 

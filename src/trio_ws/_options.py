@@ -23,6 +23,15 @@ __all__ = ["Compression", "Options"]
 #: ``"deflate"`` negotiates permessage-deflate (RFC 7692); ``None`` turns compression off.
 Compression = Literal["deflate"] | None
 
+# The defaults, named once: Options and every function that takes these keywords
+# (open_websocket, reconnecting, serve, serve_unix) refer to them.
+DEFAULT_MAX_QUEUE = 16
+DEFAULT_PING_INTERVAL: float | None = 20.0
+DEFAULT_PING_TIMEOUT: float | None = 20.0
+DEFAULT_CLOSE_TIMEOUT: float | None = 10.0
+DEFAULT_OPEN_TIMEOUT: float | None = 10.0
+DEFAULT_COMPRESSION: Compression = "deflate"
+
 #: Bytes asked of the transport per read: large enough for a 64 KiB frame in one go.
 RECEIVE_SIZE = 65536
 
@@ -48,12 +57,12 @@ class Options:
     """
 
     max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE
-    max_queue: int = 16
-    ping_interval: float | None = 20.0
-    ping_timeout: float | None = 20.0
-    close_timeout: float | None = 10.0
-    open_timeout: float | None = 10.0
-    compression: Compression = "deflate"
+    max_queue: int = DEFAULT_MAX_QUEUE
+    ping_interval: float | None = DEFAULT_PING_INTERVAL
+    ping_timeout: float | None = DEFAULT_PING_TIMEOUT
+    close_timeout: float | None = DEFAULT_CLOSE_TIMEOUT
+    open_timeout: float | None = DEFAULT_OPEN_TIMEOUT
+    compression: Compression = DEFAULT_COMPRESSION
     max_handshake_size: int = DEFAULT_MAX_HANDSHAKE_SIZE
     max_handshake_headers: int = DEFAULT_MAX_HANDSHAKE_HEADERS
     max_fragments: int | None = DEFAULT_MAX_FRAGMENTS
@@ -85,6 +94,3 @@ class Options:
     def extensions(self) -> list[Extension]:
         """Fresh extension instances for one connection."""
         return [PerMessageDeflate()] if self.compression == "deflate" else []
-
-
-DEFAULT_OPTIONS = Options()

@@ -12,7 +12,17 @@ import trio
 
 from ._connection import WebSocketConnection
 from ._keepalive import Keepalive
-from ._options import RECEIVE_SIZE, Compression, Options
+from ._options import (
+    DEFAULT_CLOSE_TIMEOUT,
+    DEFAULT_COMPRESSION,
+    DEFAULT_MAX_QUEUE,
+    DEFAULT_OPEN_TIMEOUT,
+    DEFAULT_PING_INTERVAL,
+    DEFAULT_PING_TIMEOUT,
+    RECEIVE_SIZE,
+    Compression,
+    Options,
+)
 from ._request import WebSocketRequest
 from ._streams import close_forcefully
 from .protocol import (
@@ -180,13 +190,13 @@ async def serve(
     ssl_context: ssl.SSLContext | None = None,
     handler_nursery: trio.Nursery | None = None,
     origins: Collection[str | None] | None = None,
-    compression: Compression = "deflate",
+    compression: Compression = DEFAULT_COMPRESSION,
     max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
-    max_queue: int = 16,
-    ping_interval: float | None = 20.0,
-    ping_timeout: float | None = 20.0,
-    close_timeout: float | None = 10.0,
-    open_timeout: float | None = 10.0,
+    max_queue: int = DEFAULT_MAX_QUEUE,
+    ping_interval: float | None = DEFAULT_PING_INTERVAL,
+    ping_timeout: float | None = DEFAULT_PING_TIMEOUT,
+    close_timeout: float | None = DEFAULT_CLOSE_TIMEOUT,
+    open_timeout: float | None = DEFAULT_OPEN_TIMEOUT,
     task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve WebSocket connections (and plain HTTP GETs) on a TCP port, until closed.

@@ -15,7 +15,16 @@ from typing import Any
 
 import trio
 
-from ._options import Compression, Options
+from ._options import (
+    DEFAULT_CLOSE_TIMEOUT,
+    DEFAULT_COMPRESSION,
+    DEFAULT_MAX_QUEUE,
+    DEFAULT_OPEN_TIMEOUT,
+    DEFAULT_PING_INTERVAL,
+    DEFAULT_PING_TIMEOUT,
+    Compression,
+    Options,
+)
 from ._server import Handler, Server, serve_listeners
 from .protocol._limits import DEFAULT_MAX_MESSAGE_SIZE
 
@@ -31,13 +40,13 @@ async def serve_unix(
     *,
     handler_nursery: trio.Nursery | None = None,
     origins: Collection[str | None] | None = None,
-    compression: Compression = "deflate",
+    compression: Compression = DEFAULT_COMPRESSION,
     max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
-    max_queue: int = 16,
-    ping_interval: float | None = 20.0,
-    ping_timeout: float | None = 20.0,
-    close_timeout: float | None = 10.0,
-    open_timeout: float | None = 10.0,
+    max_queue: int = DEFAULT_MAX_QUEUE,
+    ping_interval: float | None = DEFAULT_PING_INTERVAL,
+    ping_timeout: float | None = DEFAULT_PING_TIMEOUT,
+    close_timeout: float | None = DEFAULT_CLOSE_TIMEOUT,
+    open_timeout: float | None = DEFAULT_OPEN_TIMEOUT,
     task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve WebSocket connections on a Unix domain socket, until closed or cancelled.
