@@ -93,7 +93,7 @@ class ClientHandshake:
         self._subprotocols: tuple[str, ...] = ()
         self._response: h11.Response | None = None
         self._body = bytearray()
-        self._done = False
+        self._over = False  # the outcome (or a failure) was given: nothing more to read
 
     def request(self, event: Request) -> bytes:
         """Return the bytes of the opening handshake request for ``event``.
@@ -178,7 +178,7 @@ class ClientHandshake:
         """
         parser = self._check_receiving()
         if self._response is None:
-            self._done = True
+            self._over = True
             raise RemoteProtocolError(CLOSED_DURING_HANDSHAKE)
         parser.feed(b"")
         try:
@@ -186,14 +186,14 @@ class ClientHandshake:
         except RemoteProtocolError:
             outcome = None
         if outcome is None:
-            self._done = True
+            self._over = True
             raise RemoteProtocolError(CLOSED_DURING_HANDSHAKE)
         return outcome
 
     def _check_receiving(self) -> HeadParser:
         if self._parser is None:
             raise LocalProtocolError("send the handshake request first")
-        if self._done:
+        if self._over:
             raise LocalProtocolError("the opening handshake is over")
         return self._parser
 
@@ -205,7 +205,7 @@ class ClientHandshake:
                     return None
                 if isinstance(event, h11.InformationalResponse):
                     if event.status_code == 101:
-                        self._done = True
+                        self._over = True
                         return self._accepted(event, parser.buffered())
                     continue  # RFC 7231 §6.2: a client ignores unexpected 1xx responses.
                 if isinstance(event, h11.Response):
@@ -217,11 +217,11 @@ class ClientHandshake:
                 else:  # EndOfMessage: h11 emits nothing else before it
                     return self._rejected()
         except RemoteProtocolError:
-            self._done = True
+            self._over = True
             raise
 
     def _rejected(self) -> ClientRejected:
-        self._done = True
+        self._over = True
         assert self._response is not None
         try:
             event = RejectConnection(
