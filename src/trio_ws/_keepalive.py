@@ -26,18 +26,33 @@ import heapq
 import itertools
 import logging
 import weakref
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import trio
 
 from ._exceptions import ConnectionClosed
-
-if TYPE_CHECKING:
-    from ._connection import WebSocketConnection
+from ._statistics import ConnectionStatistics
 
 __all__ = ["Keepalive", "keepalive_ping"]
 
 logger = logging.getLogger("trio_ws")
+
+
+class Pingable(Protocol):
+    """What the keepalive uses of a connection: its public API, nothing more."""
+
+    @property
+    def closed(self) -> bool:
+        """Whether the connection is closed."""
+
+    async def ping(self, payload: bytes | None = None) -> float:
+        """Send a ping and wait for its pong."""
+
+    async def aclose(self, code: int = 1000, reason: str = "") -> None:
+        """Close the connection."""
+
+    def statistics(self) -> ConnectionStatistics:
+        """The connection's counters."""
 
 
 class Keepalive:
@@ -55,11 +70,11 @@ class Keepalive:
     def __init__(self, interval: float, timeout: float | None = None) -> None:
         self._interval = interval
         self._timeout = timeout
-        self._heap: list[tuple[float, int, weakref.ref[WebSocketConnection]]] = []
+        self._heap: list[tuple[float, int, weakref.ref[Pingable]]] = []
         self._counter = itertools.count()
         self._wakeup = trio.Event()
 
-    def add(self, connection: WebSocketConnection) -> None:
+    def add(self, connection: Pingable) -> None:
         """Ping ``connection`` ``interval`` seconds from now, and after each answer."""
         due = trio.current_time() + self._interval
         heapq.heappush(self._heap, (due, next(self._counter), weakref.ref(connection)))
@@ -89,7 +104,7 @@ class Keepalive:
             if connection is not None and not connection.closed:
                 nursery.start_soon(self._ping, weakref.ref(connection))
 
-    async def _ping(self, ref: weakref.ref[WebSocketConnection]) -> None:
+    async def _ping(self, ref: weakref.ref[Pingable]) -> None:
         connection = ref()
         if connection is None:
             return
@@ -100,7 +115,7 @@ class Keepalive:
             logger.exception("internal error in a keepalive ping")
 
 
-async def keepalive_ping(connection: WebSocketConnection, timeout: float | None) -> bool:
+async def keepalive_ping(connection: Pingable, timeout: float | None) -> bool:
     """Ping once; close with 1011 if the peer stays silent; tell whether to ping again."""
     done = trio.Event()
 
