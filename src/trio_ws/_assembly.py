@@ -2,60 +2,73 @@
 
 from __future__ import annotations
 
-import io
-from typing import Protocol, final
+from typing import Any, Protocol, cast, final
 
 __all__ = ["Assembler", "Fragments", "PieceSource"]
 
-#: Pieces a message is kept as before they are gathered into one buffer (see Assembler).
+#: Pieces a message is kept as before they are gathered (see Assembler).
 _GATHER_AFTER = 16
+#: Text pieces gathered into one string at a time, once a message has more than
+#: _GATHER_AFTER pieces.
+_TEXT_BATCH = 256
 
 
 class Assembler:
-    """One incoming message being put together: a few pieces, then one growing buffer.
+    """One incoming message being put together: a few pieces, then gathered.
 
     Memory and CPU: a message sent as many tiny fragments must not cost a Python object and a
     list slot per fragment, nor a join that copies it all again at the end. Up to
     ``_GATHER_AFTER`` pieces are kept as they are (a large message in a few big pieces is then
-    joined once, as cheaply as possible); after that they go into one buffer.
+    joined once, as cheaply as possible). After that, bytes go into one growing buffer, and
+    text is joined ``_TEXT_BATCH`` pieces at a time into a list of strings (an
+    ``io.StringIO`` would store 4 bytes per character, and keep a list slot per write).
     """
 
-    __slots__ = ("_buffer", "_parts", "size")
+    __slots__ = ("_buffer", "_parts", "_strings", "size")
 
     def __init__(self) -> None:
-        self._parts: list[str | bytes] = []
-        self._buffer: io.StringIO | bytearray | None = None
+        # Pieces not gathered yet, all str or all bytes (one message has one type).
+        self._parts: list[Any] = []
+        self._buffer: bytearray | None = None  # bytes, once gathered
+        self._strings: list[str] | None = None  # text, once gathered
         self.size = 0
 
     def __bool__(self) -> bool:
-        return bool(self._parts) or self._buffer is not None
+        return bool(self._parts) or self._buffer is not None or self._strings is not None
 
     def add(self, data: str | bytes) -> None:
         self.size += len(data)
-        buffer = self._buffer
-        if buffer is None:
-            parts = self._parts
-            parts.append(data)
-            if len(parts) < _GATHER_AFTER:
-                return
-            buffer = self._buffer = io.StringIO() if isinstance(data, str) else bytearray()
-            data = parts[0][:0].join(parts)  # type: ignore[arg-type]
-            parts.clear()
-        if isinstance(buffer, bytearray):
-            buffer += data  # type: ignore[arg-type]
+        if self._buffer is not None:
+            self._buffer += cast(bytes, data)
+            return
+        parts = self._parts
+        parts.append(data)
+        strings = self._strings
+        if len(parts) < (_GATHER_AFTER if strings is None else _TEXT_BATCH):
+            return
+        if isinstance(data, str):
+            joined = "".join(parts)
+            if strings is None:
+                self._strings = [joined]
+            else:
+                strings.append(joined)
         else:
-            buffer.write(data)  # type: ignore[arg-type]
+            self._buffer = bytearray(b"".join(parts))
+        parts.clear()
 
     def take(self) -> str | bytes:
         """The message so far; the assembler is empty afterwards."""
-        buffer = self._buffer
-        if buffer is None:
-            parts = self._parts
-            data = parts[0][:0].join(parts)  # type: ignore[arg-type]
+        parts = self._parts
+        data: str | bytes
+        if self._buffer is not None:
+            data = bytes(self._buffer)
+        elif self._strings is not None:
+            data = "".join(self._strings + parts)
         else:
-            data = bytes(buffer) if isinstance(buffer, bytearray) else buffer.getvalue()
+            data = parts[0][:0].join(parts)
         self._parts = []
         self._buffer = None
+        self._strings = None
         self.size = 0
         return data
 
