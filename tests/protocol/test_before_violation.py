@@ -14,6 +14,7 @@ from trio_ws.protocol import (
     Connection,
     ConnectionFailed,
     ConnectionState,
+    Event,
     LocalProtocolError,
     Role,
     TextMessage,
@@ -39,13 +40,8 @@ CASES = {
 TRAILER = [(0x9, b"never answered", True, 0), (0x1, b"never seen", True, 0)]
 
 
-@pytest.mark.parametrize("side", ["server", "client"])
-@pytest.mark.parametrize("bytewise", [False, True], ids=["one-piece", "byte-by-byte"])
-@pytest.mark.parametrize("case", CASES)
-def test_message_before_violation_comes_out_first(side: str, bytewise: bool, case: str) -> None:
-    pair = ConnectionPair()
-    pair.handshake()
-    conn = pair.server if side == "server" else pair.client
+def feed_case(conn: Connection, side: str, case: str, bytewise: bool) -> list[Event]:
+    """Feed ``conn`` the case's valid message, violation and trailer; return its events."""
     key = b"\x0f\x1e\x2d\x3c" if side == "server" else None
     valid, bad = CASES[case]
     data = b"".join(
@@ -56,7 +52,18 @@ def test_message_before_violation_comes_out_first(side: str, bytewise: bool, cas
     for piece in [data[i : i + 1] for i in range(len(data))] if bytewise else [data]:
         conn.receive_data(piece)
         events += conn.events()
-    expected = b"".join(payload for _, payload, _, _ in valid).decode()
+    return events
+
+
+@pytest.mark.parametrize("side", ["server", "client"])
+@pytest.mark.parametrize("bytewise", [False, True], ids=["one-piece", "byte-by-byte"])
+@pytest.mark.parametrize("case", CASES)
+def test_message_before_violation_comes_out_first(side: str, bytewise: bool, case: str) -> None:
+    pair = ConnectionPair()
+    pair.handshake()
+    conn = pair.server if side == "server" else pair.client
+    events = feed_case(conn, side, case, bytewise)
+    expected = b"".join(payload for _, payload, _, _ in CASES[case][0]).decode()
     *messages, failed = assemble(events)
     assert messages == [TextMessage(data=expected)]
     assert isinstance(failed, ConnectionFailed)
@@ -88,16 +95,7 @@ def test_deferred_failure_lets_the_messages_before_it_be_answered(
     the connection, and its close frame follows the echo on the wire."""
     pair = deferring_pair()
     conn = pair.server if side == "server" else pair.client
-    key = b"\x0f\x1e\x2d\x3c" if side == "server" else None
-    valid, bad = CASES[case]
-    data = b"".join(
-        serialize_frame(opcode, payload, fin=fin, rsv=rsv, mask_key=key)
-        for opcode, payload, fin, rsv in valid + bad + TRAILER
-    )
-    events = []
-    for piece in [data[i : i + 1] for i in range(len(data))] if bytewise else [data]:
-        conn.receive_data(piece)
-        events += conn.events()
+    events = feed_case(conn, side, case, bytewise)
     (message,) = assemble(events)
     assert isinstance(message, TextMessage)
     assert conn.failure_deferred
