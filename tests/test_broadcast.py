@@ -180,6 +180,7 @@ async def test_empty_and_bad_arguments() -> None:
 
 async def test_the_frame_is_encoded_once_for_connections_that_can_share_it(monkeypatch) -> None:
     from trio_ws.protocol import _connection as core
+    from trio_ws.protocol import _sharing as sharing
 
     built = []
     original = core.serialize_frame
@@ -190,8 +191,11 @@ async def test_the_frame_is_encoded_once_for_connections_that_can_share_it(monke
 
     with trio.fail_after(10):
         async with hub(10) as h:
+            # Frames are built where a message is shared, and where one connection sends.
+            monkeypatch.setattr(sharing, "serialize_frame", counting)
             monkeypatch.setattr(core, "serialize_frame", counting)
             result = await broadcast(h.servers, "shared")
+            monkeypatch.setattr(sharing, "serialize_frame", original)
             monkeypatch.setattr(core, "serialize_frame", original)
             assert len(result.delivered) == 10
             assert built == [0x1]  # one text frame built for ten connections

@@ -27,7 +27,7 @@ what goes wrong becomes the connection's closed state, which the application see
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Coroutine, Iterable
 from contextlib import aclosing
 from typing import Any, TypeAlias, final
 
@@ -115,7 +115,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
         self._outbox = outbox = Outbox(stream, protocol, lifecycle, nursery)
         self._pings = pings = Pings()
         self._inbox = inbox = Inbox(stream, protocol, options, lifecycle, outbox, pings, nursery)
-        lifecycle.at_finish(inbox.finished, pings.connection_finished)
+        lifecycle.watch(inbox)
         # Held by send_fragments() for a whole message, so that no other message goes in
         # between its fragments while the send lock is free for pings and pongs.
         self._message_lock: SendLock | None = None
@@ -386,8 +386,8 @@ class WebSocketConnection(trio.abc.AsyncResource):
 
     # --- Receiving ----------------------------------------------------------------------------
 
-    async def receive(self) -> str | bytes:
-        """Receive the next message: ``str`` for text, ``bytes`` for binary.
+    def receive(self) -> Coroutine[Any, Any, str | bytes]:
+        """Receive the next message: ``str`` for text, ``bytes`` for binary (``await`` it).
 
         Messages already received are delivered even after the connection closed; then this
         raises. It is always a cancellation point; cancelling it loses no data. When messages
@@ -398,7 +398,9 @@ class WebSocketConnection(trio.abc.AsyncResource):
             ConnectionClosed: the connection closed and no message is left.
             trio.BusyResourceError: another task is already receiving.
         """
-        return await self._inbox.receive()
+        # Memory: the inbox's coroutine itself, not one that awaits it (a waiting receiver
+        # keeps every frame of its await chain).
+        return self._inbox.receive()
 
     def receive_fragments(self) -> AsyncIterator[str | bytes]:
         """Receive the next message as a stream of pieces, as they arrive.
@@ -421,14 +423,9 @@ class WebSocketConnection(trio.abc.AsyncResource):
     def __aiter__(self) -> WebSocketConnection:
         return self
 
-    async def __anext__(self) -> str | bytes:
+    def __anext__(self) -> Coroutine[Any, Any, str | bytes]:
         """Return the next message; stop quietly when the peer closed with 1000 or 1001."""
-        try:
-            return await self._inbox.receive()
-        except ConnectionClosed as exc:
-            if exc.code in (1000, 1001, 1005) and exc.received is not None:
-                raise StopAsyncIteration from None
-            raise
+        return self._inbox.receive(iterating=True)  # (a coroutine: see receive())
 
     # --- Closing -----------------------------------------------------------------------------
 

@@ -8,8 +8,8 @@ two transitions, each made once, by whichever task gets there first::
 
 * ``IN_USE``: the stream may be read and written.
 * ``FINISHED``: the connection is over. Nothing reads or writes the stream again; every task
-  waiting for the connection has been woken (the ``at_finish`` hooks: a receiver waiting for
-  a read, pings waiting for pongs) and the connection's own background work has been
+  waiting for the connection has been woken (by the :class:`Watcher`, the inbox: a receiver
+  waiting for a read, pings waiting for pongs) and the connection's own background work has been
   cancelled (the cancel scopes registered with :meth:`Lifecycle.own`). The application's
   code is never cancelled: it may run in the same nursery. The stream is being closed.
 * ``CLOSED``: the stream is closed. :meth:`Lifecycle.close_stream` closes it exactly once.
@@ -22,7 +22,7 @@ the :class:`~trio_ws.ConnectionClosed` the application sees.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from typing import Protocol
 
 import trio
 
@@ -31,6 +31,13 @@ from ._streams import close_forcefully, close_now
 from .protocol import CloseConnection
 
 __all__ = ["Lifecycle", "Transport"]
+
+
+class Watcher(Protocol):
+    """Who is told when the connection finishes."""
+
+    def finished(self) -> None:
+        """The connection has finished: wake whoever waits (must not raise)."""
 
 
 class Transport(enum.Enum):
@@ -53,11 +60,11 @@ class Lifecycle:
     """The transport's state, the close details, and what ends with the connection."""
 
     __slots__ = (
-        "_at_finish",
         "_finished",
         "_nursery",
         "_scopes",
         "_stream",
+        "_watcher",
         "close_received",
         "close_sent",
         "detail",
@@ -69,7 +76,7 @@ class Lifecycle:
         self._nursery = nursery
         #: Where the transport stands. Changed only by finish() and close_stream().
         self.state = _IN_USE
-        self._finished = trio.Event()
+        self._finished: trio.Event | None = None  # made by wait_finished() (memory)
         #: The close frame we sent (or the core echoed), if any.
         self.close_sent: CloseConnection | None = None
         #: The close frame the peer sent, if any.
@@ -77,7 +84,7 @@ class Lifecycle:
         #: The first cause of the ending that no close frame explains.
         self.detail = ""
         self._scopes: list[trio.CancelScope] = []
-        self._at_finish: tuple[Callable[[], None], ...] = ()
+        self._watcher: Watcher | None = None
 
     # --- Facts ------------------------------------------------------------------------------
 
@@ -97,9 +104,9 @@ class Lifecycle:
 
     # --- Wiring -----------------------------------------------------------------------------
 
-    def at_finish(self, *hooks: Callable[[], None]) -> None:
-        """Run ``hooks`` (which must not raise) when the connection finishes."""
-        self._at_finish += hooks
+    def watch(self, watcher: Watcher) -> None:
+        """Tell ``watcher`` when the connection finishes (one watcher: memory)."""
+        self._watcher = watcher
 
     def own(self, scope: trio.CancelScope) -> None:
         """Cancel ``scope`` when the connection finishes (at once if it has already)."""
@@ -128,16 +135,22 @@ class Lifecycle:
         if detail:
             self.cause(detail)
         self.state = _FINISHED
-        self._finished.set()
+        if self._finished is not None:
+            self._finished.set()
         scopes, self._scopes = self._scopes, []
         for scope in scopes:
             scope.cancel()
-        for hook in self._at_finish:
-            hook()
+        if self._watcher is not None:
+            self._watcher.finished()
         return True
 
     async def wait_finished(self) -> None:
-        """Wait until the connection has finished."""
+        """Wait until the connection has finished (a checkpoint)."""
+        if self.state is not _IN_USE:
+            await trio.lowlevel.checkpoint()
+            return
+        if self._finished is None:
+            self._finished = trio.Event()
         await self._finished.wait()
 
     async def close_stream(self) -> None:
