@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, final
+import logging
+from typing import TYPE_CHECKING, Any, NoReturn, final
 from urllib.parse import parse_qs, urlsplit
 
 import trio
 
+from ._answer import send_final_answer
 from ._connection import WebSocketConnection, start_connection
+from ._exceptions import ConnectionClosed, ConnectionClosedError
 from ._options import Options
 from ._streams import peer_address
 from .protocol import (
@@ -24,6 +27,11 @@ if TYPE_CHECKING:
     from ._server import Server
 
 __all__ = ["WebSocketRequest"]
+
+logger = logging.getLogger("trio_ws")
+
+#: What a plain HTTP request gets when the handler calls accept() on it.
+UPGRADE_REQUIRED_BODY = "Upgrade Required: this is a WebSocket endpoint.\n"
 
 
 @final
@@ -52,6 +60,8 @@ class WebSocketRequest:
         self._server = server
         self._connection: WebSocketConnection | None = None
         self._answered = False
+        # The exception accept() raised after answering a plain HTTP request with 426.
+        self._upgrade_required: ConnectionClosed | None = None
         split = urlsplit(event.target)
         self._path = split.path
         self._query = split.query
@@ -140,15 +150,21 @@ class WebSocketRequest:
             subprotocol: One of :attr:`subprotocols`, or ``None``.
             headers: Extra header fields for the ``101`` response.
 
+        A plain HTTP request (a browser or curl pointed at a WebSocket URL) cannot be
+        accepted: it is answered with ``426 Upgrade Required`` and ``Upgrade: websocket``,
+        logged at INFO, and :exc:`ConnectionClosed` is raised, which the server lets pass
+        without logging an error. A handler that wants to answer plain HTTP checks
+        :attr:`is_websocket` first and calls :meth:`respond`.
+
         Raises:
-            LocalProtocolError: not a WebSocket request, already answered, or a subprotocol
-                the client did not offer.
-            ConnectionClosed: the client left before the answer could be sent.
+            LocalProtocolError: already answered, or a subprotocol the client did not offer.
+            ConnectionClosed: the client left before the answer could be sent, or the
+                request was plain HTTP (answered with 426).
         """
         # A cancellation point here; the write of the answer below is the schedule point.
         await trio.lowlevel.checkpoint_if_cancelled()
         if not self.is_websocket:
-            raise LocalProtocolError("cannot accept a plain HTTP request; use respond()")
+            await self._refuse_plain_http()
         self._claim()
         protocol = self._protocol
         protocol.send(AcceptConnection(subprotocol=subprotocol, headers=tuple(headers)))
@@ -190,12 +206,8 @@ class WebSocketRequest:
             if not any(name.lower() == "content-type" for name, _ in headers):
                 headers += (("Content-Type", "text/plain; charset=utf-8"),)
         self._protocol.send(RejectConnection(status_code=status_code, headers=headers, body=body))
-        data = self._protocol.data_to_send()
-        try:
-            await self._stream.send_all(data)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass
-        await trio.aclose_forcefully(self._stream)
+        # Written so that it reaches a client that is still sending (see _answer.py).
+        await send_final_answer(self._stream, self._protocol.data_to_send())
 
     async def respond(
         self,
@@ -209,6 +221,16 @@ class WebSocketRequest:
         Same as :meth:`reject` with 200 as the default status.
         """
         await self.reject(status_code, headers=headers, body=body)
+
+    async def _refuse_plain_http(self) -> NoReturn:
+        """Answer 426 to a plain HTTP request the handler tried to accept, and raise."""
+        logger.info("plain HTTP request for %r answered with 426 Upgrade Required", self.target)
+        await self.reject(426, headers=[("Upgrade", "websocket")], body=UPGRADE_REQUIRED_BODY)
+        error = ConnectionClosedError(
+            None, None, "a plain HTTP request, answered with 426 Upgrade Required"
+        )
+        self._upgrade_required = error
+        raise error
 
     def _claim(self) -> None:
         if self._answered:

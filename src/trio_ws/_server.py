@@ -10,6 +10,7 @@ from typing import Any, final
 
 import trio
 
+from ._answer import send_final_answer
 from ._connection import WebSocketConnection
 from ._keepalive import Keepalive
 from ._options import RECEIVE_SIZE, Compression, Options
@@ -301,13 +302,15 @@ async def _serve_connection(
                     if origin not in origins:
                         body = b"Forbidden: origin not allowed\n"
                         protocol.send(RejectConnection(status_code=403, body=body))
-                        await _send_quietly(stream, protocol.data_to_send())
+                        await send_final_answer(stream, protocol.data_to_send())
                         return
                 request = WebSocketRequest(stream, protocol, event, options, nursery, server)
                 try:
                     await handler(request)
                 except Exception as exc:
-                    logger.exception("trio_ws: handler raised for %r", request)
+                    # accept() on plain HTTP answered 426 and raised: logged at INFO already.
+                    if exc is not request._upgrade_required:
+                        logger.exception("trio_ws: handler raised for %r", request)
                     await request._finish(exc)
                 else:
                     await request._finish(None)
@@ -334,18 +337,11 @@ async def _read_request(stream: trio.abc.Stream, protocol: Connection) -> Reques
             if isinstance(event, Request):
                 return event
             if isinstance(event, ConnectionFailed):
-                await _send_quietly(stream, protocol.data_to_send())
+                # 400, 405, 426, 431...: answered so that a client still sending reads it.
+                await send_final_answer(stream, protocol.data_to_send())
                 return None
         if not data:
             return None
-
-
-async def _send_quietly(stream: trio.abc.Stream, data: bytes) -> None:
-    if data:
-        try:
-            await stream.send_all(data)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass
 
 
 def _tcp_ports(listeners: Sequence[trio.abc.Listener[Any]]) -> list[int]:
