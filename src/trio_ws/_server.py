@@ -32,6 +32,11 @@ logger = logging.getLogger("trio_ws")
 #: A server handler, called with each request to answer it.
 Handler = Callable[[WebSocketRequest], Awaitable[Any]]
 
+#: When :func:`serve` is cancelled (its scope cancelled, Ctrl+C), each open connection is
+#: closed with 1001 "going away" within this many seconds (or ``close_timeout`` if shorter),
+#: shielded from the cancellation; handlers still running then are cancelled.
+GOING_AWAY_TIMEOUT = 1.0
+
 # Accept errors that mean "out of resources for now": wait and retry instead of crashing,
 # as trio.serve_listeners does.
 _TRANSIENT_ACCEPT_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
@@ -98,8 +103,12 @@ class Server:
     async def aclose(self) -> None:
         """Stop accepting, close every connection with 1001, and wait for the handlers.
 
-        Handlers still running after ``close_timeout`` are cancelled.
+        Handlers still running after ``close_timeout`` are cancelled. Cancelling
+        :func:`serve` does the same within :data:`GOING_AWAY_TIMEOUT`.
         """
+        await self._shutdown(self._options.close_timeout)
+
+    async def _shutdown(self, timeout: float | None) -> None:
         if self._closing:
             await self._closed.wait()
             return
@@ -107,7 +116,6 @@ class Server:
         try:
             for listener in self._listeners:
                 await trio.aclose_forcefully(listener)
-            timeout = self._options.close_timeout
             # One deadline for closing the connections and for the handlers to finish.
             with trio.move_on_after(float("inf") if timeout is None else timeout):
                 async with trio.open_nursery() as nursery:
@@ -123,19 +131,48 @@ class Server:
 
     async def _run(self, handler_nursery: trio.Nursery | None, task_status: Any) -> None:
         try:
-            async with trio.open_nursery() as nursery:
-                if self._keepalive is not None:
-                    nursery.start_soon(self._keepalive.run)
-                for listener in self._listeners:
-                    nursery.start_soon(self._accept_loop, listener, handler_nursery or nursery)
-                task_status.started(self)
-                await self._closed.wait()
-                nursery.cancel_scope.cancel()  # the keepalive scheduler runs until told
+            async with trio.open_nursery() as watching:
+                async with trio.open_nursery() as nursery:
+                    # Shielded, so that the cancellation of serve() does not reach the
+                    # connections (their reader tasks run here) before they are told 1001:
+                    # _going_away() below sees it instead, closes them, then ends this.
+                    nursery.cancel_scope.shield = True
+                    watching.start_soon(self._going_away)
+                    if self._keepalive is not None:
+                        nursery.start_soon(self._keepalive.run)
+                    for listener in self._listeners:
+                        nursery.start_soon(self._accept_loop, listener, handler_nursery or nursery)
+                    task_status.started(self)
+                    await self._closed.wait()
+                    nursery.cancel_scope.cancel()  # the keepalive scheduler runs until told
+                watching.cancel_scope.cancel()  # closed, not cancelled: the watch is over
         finally:
             # Cancelled or closed, the listening sockets never outlive serve().
             with trio.CancelScope(shield=True):
                 for listener in self._listeners:
                     await trio.aclose_forcefully(listener)
+
+    async def _going_away(self) -> None:
+        """Wait for serve() to be cancelled, then close every connection with 1001.
+
+        Runs outside the shielded nursery of :meth:`_run`, so it is the one task that sees
+        the cancellation (the scope of ``serve()`` cancelled, Ctrl+C in ``trio.run``). It
+        then does what :meth:`aclose` does within a short, shielded deadline
+        (:data:`GOING_AWAY_TIMEOUT`, or ``close_timeout`` if shorter), which also ends the
+        shielded nursery.
+        """
+        try:
+            await trio.sleep_forever()
+        finally:
+            if not self._closed.is_set():
+                timeout = GOING_AWAY_TIMEOUT
+                if self._options.close_timeout is not None:
+                    timeout = min(timeout, self._options.close_timeout)
+                # Twice the timeout: one for the close handshakes and the handlers, one
+                # for the handlers cancelled after it to finish.
+                with trio.CancelScope(shield=True, deadline=trio.current_time() + 2 * timeout):
+                    await self._shutdown(timeout)
+                self._closed.set()  # even if the deadline cut _shutdown() short
 
     async def _accept_loop(self, listener: trio.abc.Listener[Any], nursery: trio.Nursery) -> None:
         while True:
