@@ -104,7 +104,7 @@ class Server:
         """Stop accepting, close every connection with 1001, and wait for the handlers.
 
         Handlers still running after ``close_timeout`` are cancelled. Cancelling
-        :func:`serve` does the same within :data:`GOING_AWAY_TIMEOUT`.
+        :func:`serve` does the same within a second (or ``close_timeout`` if shorter).
         """
         await self._shutdown(self._options.close_timeout)
 
