@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, NoReturn, final
+from typing import Any, NoReturn, final
 from urllib.parse import parse_qs, urlsplit
 
 import trio
@@ -13,6 +13,7 @@ from ._connection import WebSocketConnection, start_connection
 from ._exceptions import ConnectionClosed, ConnectionClosedError
 from ._options import Options
 from ._streams import peer_address
+from ._tracking import Tracker
 from .protocol import (
     AcceptConnection,
     Connection,
@@ -22,9 +23,6 @@ from .protocol import (
     RejectConnection,
     Request,
 )
-
-if TYPE_CHECKING:
-    from ._server import Server
 
 __all__ = ["WebSocketRequest"]
 
@@ -50,14 +48,14 @@ class WebSocketRequest:
         event: Request,
         options: Options,
         nursery: trio.Nursery,
-        server: Server | None,
+        tracker: Tracker | None,
     ) -> None:
         self._stream = stream
         self._protocol = protocol
         self._event = event
         self._options = options
         self._nursery = nursery
-        self._server = server
+        self._tracker = tracker
         self._connection: WebSocketConnection | None = None
         self._answered = False
         # The exception accept() raised after answering a plain HTTP request with 426.
@@ -174,11 +172,11 @@ class WebSocketRequest:
             self._options,
             self._nursery,
             events=protocol.events(),  # frames sent with the request
-            keepalive=self._server._keepalive if self._server else None,
+            keepalive=self._tracker.keepalive if self._tracker else None,
         )
         self._connection = connection
-        if self._server is not None:
-            self._server._track(connection)
+        if self._tracker is not None:
+            self._tracker.track(connection)
         return connection
 
     async def reject(
