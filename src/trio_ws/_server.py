@@ -132,7 +132,13 @@ class Server:
                     for listener in self._listeners:
                         nursery.start_soon(self._accept_loop, listener, handler_nursery or nursery)
                     task_status.started(self)
-                    await self._closed.wait()
+                    try:
+                        await self._closed.wait()
+                    except KeyboardInterrupt:
+                        # Ctrl+C delivered to this task (trio.run(trio_ws.serve, ...)): the
+                        # shield kept the connections alive, so they can be told 1001.
+                        await self._shut_down_now()
+                        raise
                     nursery.cancel_scope.cancel()  # the keepalive scheduler runs until told
                 watching.cancel_scope.cancel()  # closed, not cancelled: the watch is over
         finally:
@@ -154,14 +160,18 @@ class Server:
             await trio.sleep_forever()
         finally:
             if not self._closed.is_set():
-                timeout = GOING_AWAY_TIMEOUT
-                if self._options.close_timeout is not None:
-                    timeout = min(timeout, self._options.close_timeout)
-                # Twice the timeout: one for the close handshakes and the handlers, one
-                # for the handlers cancelled after it to finish.
-                with trio.CancelScope(shield=True, deadline=trio.current_time() + 2 * timeout):
-                    await self._shutdown(timeout)
-                self._closed.set()  # even if the deadline cut _shutdown() short
+                await self._shut_down_now()
+
+    async def _shut_down_now(self) -> None:
+        """The shutdown of :meth:`aclose`, shielded and within :data:`GOING_AWAY_TIMEOUT`."""
+        timeout = GOING_AWAY_TIMEOUT
+        if self._options.close_timeout is not None:
+            timeout = min(timeout, self._options.close_timeout)
+        # Twice the timeout: one for the close handshakes and the handlers, one for the
+        # handlers cancelled after it to finish.
+        with trio.CancelScope(shield=True, deadline=trio.current_time() + 2 * timeout):
+            await self._shutdown(timeout)
+        self._closed.set()  # even if the deadline cut _shutdown() short
 
     async def _accept_loop(self, listener: trio.abc.Listener[Any], nursery: trio.Nursery) -> None:
         while True:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+import socket
+import subprocess
+import sys
+
 import pytest
 import trio
 
@@ -95,3 +100,47 @@ async def test_cancelling_serve_sends_1001_to_busy_clients() -> None:
                     await trio.sleep(0.01)
                 serving.cancel()
     assert codes == [1001] * 10
+
+
+SERVE_FOREVER = """
+import sys, trio, trio_ws
+
+async def echo(request):
+    ws = await request.accept()
+    async for message in ws:
+        await ws.send(message)
+
+trio.run(trio_ws.serve, echo, "127.0.0.1", int(sys.argv[1]))
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+async def test_ctrl_c_on_trio_run_serve_sends_1001() -> None:
+    """``trio.run(trio_ws.serve, ...)`` and Ctrl+C: KeyboardInterrupt lands in serve's task."""
+    with socket.socket() as sock:  # a free port (serve() is the main task: it cannot say)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with trio.fail_after(20):  # only catches a hang
+        process = await trio.lowlevel.open_process(
+            [sys.executable, "-c", SERVE_FOREVER, str(port)], stderr=subprocess.DEVNULL
+        )
+        try:
+            while True:
+                try:
+                    ws_context = trio_ws.open_websocket(f"ws://127.0.0.1:{port}/")
+                    ws = await ws_context.__aenter__()
+                    break
+                except OSError:
+                    await trio.sleep(0.05)  # not listening yet
+            try:
+                await ws.send("x")
+                assert await ws.receive() == "x"
+                process.send_signal(signal.SIGINT)
+                with pytest.raises(trio_ws.ConnectionClosedOK) as info:
+                    await ws.receive()
+                assert info.value.code == 1001
+            finally:
+                await ws_context.__aexit__(None, None, None)
+            await process.wait()
+        finally:
+            process.kill()
