@@ -144,15 +144,15 @@ class WebSocketRequest:
         The connection lives until the handler returns (then it closes with 1000, or 1011 if
         the handler raised) or until it is closed.
 
-        Args:
-            subprotocol: One of :attr:`subprotocols`, or ``None``.
-            headers: Extra header fields for the ``101`` response.
-
         A plain HTTP request (a browser or curl pointed at a WebSocket URL) cannot be
         accepted: it is answered with ``426 Upgrade Required`` and ``Upgrade: websocket``,
         logged at INFO, and :exc:`ConnectionClosed` is raised, which the server lets pass
         without logging an error. A handler that wants to answer plain HTTP checks
         :attr:`is_websocket` first and calls :meth:`respond`.
+
+        Args:
+            subprotocol: One of :attr:`subprotocols`, or ``None``.
+            headers: Extra header fields for the ``101`` response.
 
         Raises:
             LocalProtocolError: already answered, or a subprotocol the client did not offer.
@@ -187,6 +187,10 @@ class WebSocketRequest:
         body: bytes | str = b"",
     ) -> None:
         """Refuse the request with an HTTP response; the connection then closes.
+
+        So that the answer reaches a client that is still sending, this shuts down the
+        writing side, then reads and discards what the client sends until it closes (at
+        most 4 MiB and 2 seconds) before closing.
 
         Args:
             status_code: 200-599 (403 by default).
