@@ -10,12 +10,16 @@ the like) drive, so keep the options stable::
 It accepts connections on any path and prints ``listening on ws://HOST:PORT`` once it
 accepts them. When the client closes, trio-ws answers with the same close code and reason
 by itself; the server has nothing to do for that.
+
+Ctrl+C (SIGINT) or SIGTERM shuts it down gracefully: every client is closed with 1001
+"going away", within the close timeout. A second Ctrl+C stops it at once.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
 from collections.abc import Sequence
 from functools import partial
 
@@ -60,7 +64,15 @@ async def main(args: argparse.Namespace) -> None:
     async with trio.open_nursery() as nursery:
         # nursery.start() returns once the server listens, with the port it bound.
         server = await nursery.start(serve)
-        print(f"listening on ws://{args.host}:{server.port}", flush=True)
+        # Signals are received as messages here rather than as a KeyboardInterrupt raised
+        # in whichever task happens to run, so the shutdown below always runs.
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            print(f"listening on ws://{args.host}:{server.port}", flush=True)
+            async for signum in signals:
+                print(f"{signal.Signals(signum).name}: closing connections", flush=True)
+                break
+        # Out of the block, a second Ctrl+C raises KeyboardInterrupt and stops at once.
+        await server.aclose()  # 1001 to every client, then wait for the handlers
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import logging
 import re
+import signal
 from collections.abc import Sequence
 from functools import partial
 
@@ -27,7 +28,6 @@ import trio_ws
 ROOM_PATH = re.compile(r"/rooms/([\w.-]{1,64})")
 QUEUE_SIZE = 32  # outgoing messages per member
 GRACE = 5.0  # seconds a member dropped for being too slow gets to take its close frame
-SHUTDOWN_TIMEOUT = 15.0  # seconds for a graceful shutdown (1001 to every member)
 
 
 class Member:
@@ -131,31 +131,23 @@ async def main(
 ) -> None:
     """Serve the chat until cancelled; ``nursery.start(main, ...)`` gives the Server.
 
-    On cancellation (Ctrl+C, or the caller is done) it shuts down gracefully: the server
-    runs shielded from the cancellation, so that ``server.aclose()`` can still close every
-    connection with 1001 (going away).
+    When cancelled, :func:`trio_ws.serve` closes every member's connection with 1001
+    (going away) within a second, by itself.
     """
-    server_scope = trio.CancelScope(shield=True)
-
-    async def serve(task_status: trio.TaskStatus[trio_ws.Server]) -> None:
-        with server_scope:
-            await trio_ws.serve(Rooms().handle, host, port, task_status=task_status)
-
-    async with trio.open_nursery() as nursery:
-        server = await nursery.start(serve)
-        task_status.started(server)
-        try:
-            await trio.sleep_forever()
-        finally:
-            with trio.move_on_after(SHUTDOWN_TIMEOUT, shield=True):
-                await server.aclose()  # stop listening, close connections, wait for handlers
-            server_scope.cancel()  # if that took too long
+    await trio_ws.serve(Rooms().handle, host, port, task_status=task_status)
 
 
 async def run(args: argparse.Namespace) -> None:
     async with trio.open_nursery() as nursery:
         server = await nursery.start(partial(main, args.host, args.port))
-        print(f"listening on ws://{args.host}:{server.port}", flush=True)
+        # SIGINT and SIGTERM as messages, not a KeyboardInterrupt in whichever task runs.
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            print(f"listening on ws://{args.host}:{server.port}", flush=True)
+            async for signum in signals:
+                print(f"{signal.Signals(signum).name}: closing connections", flush=True)
+                break
+        # Out of the block, a second Ctrl+C stops at once.
+        await server.aclose()  # 1001 to every member, then wait for the handlers
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -170,4 +162,4 @@ if __name__ == "__main__":
     try:
         trio.run(run, parse_args())
     except* KeyboardInterrupt:
-        pass  # Ctrl+C: the server shut down gracefully
+        pass  # a second Ctrl+C during the shutdown

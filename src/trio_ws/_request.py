@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, final
+import logging
+from typing import Any, NoReturn, final
 from urllib.parse import parse_qs, urlsplit
 
 import trio
 
+from ._answer import send_final_answer
 from ._connection import WebSocketConnection, start_connection
+from ._exceptions import ConnectionClosed, ConnectionClosedError
 from ._options import Options
 from ._streams import peer_address
+from ._tracking import Tracker
 from .protocol import (
     AcceptConnection,
     Connection,
@@ -20,10 +24,12 @@ from .protocol import (
     Request,
 )
 
-if TYPE_CHECKING:
-    from ._server import Server
-
 __all__ = ["WebSocketRequest"]
+
+logger = logging.getLogger("trio_ws")
+
+#: What a plain HTTP request gets when the handler calls accept() on it.
+UPGRADE_REQUIRED_BODY = "Upgrade Required: this is a WebSocket endpoint.\n"
 
 
 @final
@@ -42,16 +48,18 @@ class WebSocketRequest:
         event: Request,
         options: Options,
         nursery: trio.Nursery,
-        server: Server | None,
+        tracker: Tracker | None,
     ) -> None:
         self._stream = stream
         self._protocol = protocol
         self._event = event
         self._options = options
         self._nursery = nursery
-        self._server = server
+        self._tracker = tracker
         self._connection: WebSocketConnection | None = None
         self._answered = False
+        # The exception accept() raised after answering a plain HTTP request with 426.
+        self._upgrade_required: ConnectionClosed | None = None
         split = urlsplit(event.target)
         self._path = split.path
         self._query = split.query
@@ -136,19 +144,25 @@ class WebSocketRequest:
         The connection lives until the handler returns (then it closes with 1000, or 1011 if
         the handler raised) or until it is closed.
 
+        A plain HTTP request (a browser or curl pointed at a WebSocket URL) cannot be
+        accepted: it is answered with ``426 Upgrade Required`` and ``Upgrade: websocket``,
+        logged at INFO, and :exc:`ConnectionClosed` is raised, which the server lets pass
+        without logging an error. A handler that wants to answer plain HTTP checks
+        :attr:`is_websocket` first and calls :meth:`respond`.
+
         Args:
             subprotocol: One of :attr:`subprotocols`, or ``None``.
             headers: Extra header fields for the ``101`` response.
 
         Raises:
-            LocalProtocolError: not a WebSocket request, already answered, or a subprotocol
-                the client did not offer.
-            ConnectionClosed: the client left before the answer could be sent.
+            LocalProtocolError: already answered, or a subprotocol the client did not offer.
+            ConnectionClosed: the client left before the answer could be sent, or the
+                request was plain HTTP (answered with 426).
         """
         # A cancellation point here; the write of the answer below is the schedule point.
         await trio.lowlevel.checkpoint_if_cancelled()
         if not self.is_websocket:
-            raise LocalProtocolError("cannot accept a plain HTTP request; use respond()")
+            await self._refuse_plain_http()
         self._claim()
         protocol = self._protocol
         protocol.send(AcceptConnection(subprotocol=subprotocol, headers=tuple(headers)))
@@ -158,11 +172,11 @@ class WebSocketRequest:
             self._options,
             self._nursery,
             events=protocol.events(),  # frames sent with the request
-            keepalive=self._server._keepalive if self._server else None,
+            keepalive=self._tracker.keepalive if self._tracker else None,
         )
         self._connection = connection
-        if self._server is not None:
-            self._server._track(connection)
+        if self._tracker is not None:
+            self._tracker.track(connection)
         return connection
 
     async def reject(
@@ -173,6 +187,10 @@ class WebSocketRequest:
         body: bytes | str = b"",
     ) -> None:
         """Refuse the request with an HTTP response; the connection then closes.
+
+        So that the answer reaches a client that is still sending, this shuts down the
+        writing side, then reads and discards what the client sends until it closes (at
+        most 4 MiB and 2 seconds) before closing.
 
         Args:
             status_code: 200-599 (403 by default).
@@ -190,12 +208,8 @@ class WebSocketRequest:
             if not any(name.lower() == "content-type" for name, _ in headers):
                 headers += (("Content-Type", "text/plain; charset=utf-8"),)
         self._protocol.send(RejectConnection(status_code=status_code, headers=headers, body=body))
-        data = self._protocol.data_to_send()
-        try:
-            await self._stream.send_all(data)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass
-        await trio.aclose_forcefully(self._stream)
+        # Written so that it reaches a client that is still sending (see _answer.py).
+        await send_final_answer(self._stream, self._protocol.data_to_send())
 
     async def respond(
         self,
@@ -209,6 +223,16 @@ class WebSocketRequest:
         Same as :meth:`reject` with 200 as the default status.
         """
         await self.reject(status_code, headers=headers, body=body)
+
+    async def _refuse_plain_http(self) -> NoReturn:
+        """Answer 426 to a plain HTTP request the handler tried to accept, and raise."""
+        logger.info("plain HTTP request for %r answered with 426 Upgrade Required", self.target)
+        await self.reject(426, headers=[("Upgrade", "websocket")], body=UPGRADE_REQUIRED_BODY)
+        error = ConnectionClosedError(
+            None, None, "a plain HTTP request, answered with 426 Upgrade Required"
+        )
+        self._upgrade_required = error
+        raise error
 
     def _claim(self) -> None:
         if self._answered:

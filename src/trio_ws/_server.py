@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import logging
 import ssl
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, final
 
 import trio
@@ -19,27 +19,22 @@ from ._options import (
     DEFAULT_OPEN_TIMEOUT,
     DEFAULT_PING_INTERVAL,
     DEFAULT_PING_TIMEOUT,
-    RECEIVE_SIZE,
     Compression,
     Options,
 )
-from ._request import WebSocketRequest
-from ._streams import close_forcefully
-from .protocol import (
-    Connection,
-    ConnectionFailed,
-    RejectConnection,
-    Request,
-    Role,
-)
+from ._serving import Handler, serve_connection
+from ._tracking import Tracker
 from .protocol._limits import DEFAULT_MAX_MESSAGE_SIZE
 
 __all__ = ["Handler", "Server", "serve", "serve_listeners", "serve_stream"]
 
 logger = logging.getLogger("trio_ws")
 
-#: A server handler, called with each request to answer it.
-Handler = Callable[[WebSocketRequest], Awaitable[Any]]
+
+#: When :func:`serve` is cancelled (its scope cancelled, Ctrl+C), each open connection is
+#: closed with 1001 "going away" within this many seconds (or ``close_timeout`` if shorter),
+#: shielded from the cancellation; handlers still running then are cancelled.
+GOING_AWAY_TIMEOUT = 1.0
 
 # Accept errors that mean "out of resources for now": wait and retry instead of crashing,
 # as trio.serve_listeners does.
@@ -64,8 +59,6 @@ class Server:
         self._listeners = list(listeners)
         self._options = options
         self._origins = None if origins is None else frozenset(origins)
-        self._connections: set[WebSocketConnection] = set()
-        self._handler_scopes: set[trio.CancelScope] = set()
         self._active = 0
         self._idle = trio.Event()
         self._idle.set()
@@ -74,12 +67,12 @@ class Server:
         self._ports = _tcp_ports(self._listeners)
         # One task schedules the keepalive pings of every connection (see _keepalive.py).
         interval = options.ping_interval
-        self._keepalive = (
-            Keepalive(interval, options.ping_timeout) if interval is not None else None
-        )
+        keepalive = Keepalive(interval, options.ping_timeout) if interval is not None else None
+        # Shared with each request, whose accept() registers its connection there.
+        self._tracker = Tracker(keepalive)
 
     def __repr__(self) -> str:
-        return f"<Server ports={self.ports} connections={len(self._connections)}>"
+        return f"<Server ports={self.ports} connections={len(self._tracker.connections)}>"
 
     @property
     def listeners(self) -> list[trio.abc.Listener[Any]]:
@@ -102,13 +95,17 @@ class Server:
     @property
     def connections(self) -> list[WebSocketConnection]:
         """The open WebSocket connections."""
-        return list(self._connections)
+        return list(self._tracker.connections)
 
     async def aclose(self) -> None:
         """Stop accepting, close every connection with 1001, and wait for the handlers.
 
-        Handlers still running after ``close_timeout`` are cancelled.
+        Handlers still running after ``close_timeout`` are cancelled. Cancelling
+        :func:`serve` does the same within a second (or ``close_timeout`` if shorter).
         """
+        await self._shutdown(self._options.close_timeout)
+
+    async def _shutdown(self, timeout: float | None) -> None:
         if self._closing:
             await self._closed.wait()
             return
@@ -116,14 +113,13 @@ class Server:
         try:
             for listener in self._listeners:
                 await trio.aclose_forcefully(listener)
-            timeout = self._options.close_timeout
             # One deadline for closing the connections and for the handlers to finish.
             with trio.move_on_after(float("inf") if timeout is None else timeout):
                 async with trio.open_nursery() as nursery:
-                    for connection in list(self._connections):
+                    for connection in list(self._tracker.connections):
                         nursery.start_soon(connection.aclose, 1001, "server shutting down")
                 await self._idle.wait()
-            for scope in list(self._handler_scopes):
+            for scope in list(self._tracker.handler_scopes):
                 scope.cancel()
             await self._idle.wait()
         finally:
@@ -132,19 +128,59 @@ class Server:
 
     async def _run(self, handler_nursery: trio.Nursery | None, task_status: Any) -> None:
         try:
-            async with trio.open_nursery() as nursery:
-                if self._keepalive is not None:
-                    nursery.start_soon(self._keepalive.run)
-                for listener in self._listeners:
-                    nursery.start_soon(self._accept_loop, listener, handler_nursery or nursery)
-                task_status.started(self)
-                await self._closed.wait()
-                nursery.cancel_scope.cancel()  # the keepalive scheduler runs until told
+            async with trio.open_nursery() as watching:
+                async with trio.open_nursery() as nursery:
+                    # Shielded, so that the cancellation of serve() does not reach the
+                    # connections (their reader tasks run here) before they are told 1001:
+                    # _going_away() below sees it instead, closes them, then ends this.
+                    nursery.cancel_scope.shield = True
+                    watching.start_soon(self._going_away)
+                    keepalive = self._tracker.keepalive
+                    if keepalive is not None:
+                        nursery.start_soon(keepalive.run)
+                    for listener in self._listeners:
+                        nursery.start_soon(self._accept_loop, listener, handler_nursery or nursery)
+                    task_status.started(self)
+                    try:
+                        await self._closed.wait()
+                    except KeyboardInterrupt:
+                        # Ctrl+C delivered to this task (trio.run(trio_ws.serve, ...)): the
+                        # shield kept the connections alive, so they can be told 1001.
+                        await self._shut_down_now()
+                        raise
+                    nursery.cancel_scope.cancel()  # the keepalive scheduler runs until told
+                watching.cancel_scope.cancel()  # closed, not cancelled: the watch is over
         finally:
             # Cancelled or closed, the listening sockets never outlive serve().
             with trio.CancelScope(shield=True):
                 for listener in self._listeners:
                     await trio.aclose_forcefully(listener)
+
+    async def _going_away(self) -> None:
+        """Wait for serve() to be cancelled, then close every connection with 1001.
+
+        Runs outside the shielded nursery of :meth:`_run`, so it is the one task that sees
+        the cancellation (the scope of ``serve()`` cancelled, Ctrl+C in ``trio.run``). It
+        then does what :meth:`aclose` does within a short, shielded deadline
+        (:data:`GOING_AWAY_TIMEOUT`, or ``close_timeout`` if shorter), which also ends the
+        shielded nursery.
+        """
+        try:
+            await trio.sleep_forever()
+        finally:
+            if not self._closed.is_set():
+                await self._shut_down_now()
+
+    async def _shut_down_now(self) -> None:
+        """The shutdown of :meth:`aclose`, shielded and within :data:`GOING_AWAY_TIMEOUT`."""
+        timeout = GOING_AWAY_TIMEOUT
+        if self._options.close_timeout is not None:
+            timeout = min(timeout, self._options.close_timeout)
+        # Twice the timeout: one for the close handshakes and the handlers, one for the
+        # handlers cancelled after it to finish.
+        with trio.CancelScope(shield=True, deadline=trio.current_time() + 2 * timeout):
+            await self._shutdown(timeout)
+        self._closed.set()  # even if the deadline cut _shutdown() short
 
     async def _accept_loop(self, listener: trio.abc.Listener[Any], nursery: trio.Nursery) -> None:
         while True:
@@ -164,8 +200,8 @@ class Server:
 
     async def _handle(self, stream: trio.abc.Stream) -> None:
         try:
-            await _serve_connection(
-                self._handler, stream, self._options, self._origins, server=self
+            await serve_connection(
+                self._handler, stream, self._options, self._origins, tracker=self._tracker
             )
         except Exception:
             logger.exception("trio_ws: error while serving a connection")
@@ -173,13 +209,6 @@ class Server:
             self._active -= 1
             if not self._active:
                 self._idle.set()
-
-    def _track(self, connection: WebSocketConnection) -> None:
-        self._connections.add(connection)
-
-    def _untrack(self, connection: WebSocketConnection | None) -> None:
-        if connection is not None:
-            self._connections.discard(connection)
 
 
 async def serve(
@@ -279,83 +308,7 @@ async def serve_stream(
     options: Options | None = None,
 ) -> None:
     """Serve one connection over an already accepted stream; return when it is over."""
-    await _serve_connection(handler, stream, options or Options(), origins, server=None)
-
-
-async def _serve_connection(
-    handler: Handler,
-    stream: trio.abc.Stream,
-    options: Options,
-    origins: frozenset[str | None] | Collection[str | None] | None,
-    server: Server | None,
-) -> None:
-    protocol = Connection(
-        Role.SERVER, extensions=options.extensions(), limits=options.limits(), defer_failure=True
-    )
-    try:
-        # The connection's nursery, opened first so that its cancel scope is also the one
-        # Server.aclose() cancels (one scope per connection rather than two: memory).
-        async with trio.open_nursery() as nursery:
-            if server is not None:
-                server._handler_scopes.add(nursery.cancel_scope)
-            request: WebSocketRequest | None = None
-            try:
-                timeout = options.open_timeout
-                event: Request | None = None
-                with trio.move_on_after(float("inf") if timeout is None else timeout):
-                    event = await _read_request(stream, protocol)
-                if event is None:
-                    return  # bad request (already answered), client gone, or too slow
-                if origins is not None and event.is_websocket:
-                    origin = next((v for k, v in event.headers if k == "origin"), None)
-                    if origin not in origins:
-                        body = b"Forbidden: origin not allowed\n"
-                        protocol.send(RejectConnection(status_code=403, body=body))
-                        await _send_quietly(stream, protocol.data_to_send())
-                        return
-                request = WebSocketRequest(stream, protocol, event, options, nursery, server)
-                try:
-                    await handler(request)
-                except Exception as exc:
-                    logger.exception("trio_ws: handler raised for %r", request)
-                    await request._finish(exc)
-                else:
-                    await request._finish(None)
-            finally:
-                if server is not None:
-                    server._handler_scopes.discard(nursery.cancel_scope)
-                    if request is not None:
-                        server._untrack(request._connection)
-    finally:
-        await close_forcefully(stream)
-
-
-async def _read_request(stream: trio.abc.Stream, protocol: Connection) -> Request | None:
-    while True:
-        try:
-            data = await stream.receive_some(RECEIVE_SIZE)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            data = b""
-        if data:
-            protocol.receive_data(data)
-        else:
-            protocol.receive_eof()
-        for event in protocol.events():
-            if isinstance(event, Request):
-                return event
-            if isinstance(event, ConnectionFailed):
-                await _send_quietly(stream, protocol.data_to_send())
-                return None
-        if not data:
-            return None
-
-
-async def _send_quietly(stream: trio.abc.Stream, data: bytes) -> None:
-    if data:
-        try:
-            await stream.send_all(data)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass
+    await serve_connection(handler, stream, options or Options(), origins, tracker=None)
 
 
 def _tcp_ports(listeners: Sequence[trio.abc.Listener[Any]]) -> list[int]:

@@ -35,6 +35,15 @@ async def running_example(script: str, *args: str) -> AsyncIterator[int]:
 
     The process is terminated (then killed) when the block ends.
     """
+    async with running_example_process(script, *args) as (_, port):
+        yield port
+
+
+@asynccontextmanager
+async def running_example_process(
+    script: str, *args: str
+) -> AsyncIterator[tuple[trio.Process, int]]:
+    """As :func:`running_example`, yielding the process too (to signal it)."""
     process = await trio.lowlevel.open_process(
         example_command(script, *args),
         stdout=subprocess.PIPE,
@@ -49,7 +58,7 @@ async def running_example(script: str, *args: str) -> AsyncIterator[int]:
             if not chunk:
                 raise AssertionError(f"{script} exited before listening: {output!r}")
             output += chunk
-        yield int(match.group(1))
+        yield process, int(match.group(1))
     finally:
         with trio.CancelScope(shield=True):
             process.terminate()

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
+import sys
 
 import pytest
 import trio
 
 import trio_ws
 
-from .helpers import example_command, example_env, running_example
+from .helpers import example_command, example_env, running_example, running_example_process
 
 pytestmark = pytest.mark.network
 
@@ -108,3 +110,18 @@ async def test_echo_client_cannot_connect() -> None:
         )
     assert result.returncode == 2
     assert b"cannot connect" in result.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+async def test_echo_server_closes_clients_with_1001_on_a_signal(signum: signal.Signals) -> None:
+    with trio.fail_after(20):  # only catches a hang
+        async with running_example_process("echo_server.py", "--port", "0") as (process, port):
+            async with trio_ws.open_websocket(f"ws://127.0.0.1:{port}/") as ws:
+                await ws.send("before")
+                assert await ws.receive() == "before"
+                process.send_signal(signum)
+                with pytest.raises(trio_ws.ConnectionClosedOK) as info:
+                    await ws.receive()
+            assert info.value.code == 1001
+            assert await process.wait() == 0
