@@ -21,6 +21,7 @@ import trio
 from ._connection import WebSocketConnection, start_connection
 from ._exceptions import HandshakeRejected, HandshakeTimeout, InvalidHandshake, InvalidURI
 from ._groups import reraise_single
+from ._handshake_reader import read_handshake_events
 from ._options import (
     DEFAULT_CLOSE_TIMEOUT,
     DEFAULT_COMPRESSION,
@@ -28,7 +29,6 @@ from ._options import (
     DEFAULT_OPEN_TIMEOUT,
     DEFAULT_PING_INTERVAL,
     DEFAULT_PING_TIMEOUT,
-    RECEIVE_SIZE,
     Compression,
     Options,
 )
@@ -418,16 +418,7 @@ async def connect_stream(
         await stream.send_all(protocol.data_to_send())
     except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
         raise InvalidHandshake(f"the connection broke while sending the request: {exc}") from None
-    while True:
-        try:
-            data = await stream.receive_some(RECEIVE_SIZE)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            data = b""
-        if data:
-            protocol.receive_data(data)
-        else:
-            protocol.receive_eof()
-        events = protocol.events()
+    while events := await read_handshake_events(stream, protocol):
         for index, event in enumerate(events):
             if isinstance(event, AcceptConnection):
                 return await start_connection(
@@ -437,8 +428,8 @@ async def connect_stream(
                 raise HandshakeRejected(event.status_code, event.headers, event.body)
             if isinstance(event, ConnectionFailed):
                 raise InvalidHandshake(f"invalid opening handshake: {event.error}")
-        if not data:  # pragma: no cover - the core reports EOF as ConnectionFailed
-            raise InvalidHandshake("connection closed during the opening handshake")
+    # (The core reports the end of the stream as ConnectionFailed.)
+    raise InvalidHandshake("connection closed during the opening handshake")  # pragma: no cover
 
 
 class _open_timer:

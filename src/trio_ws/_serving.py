@@ -14,7 +14,8 @@ from typing import Any
 import trio
 
 from ._answer import send_final_answer
-from ._options import RECEIVE_SIZE, Options
+from ._handshake_reader import read_handshake_events
+from ._options import Options
 from ._request import WebSocketRequest
 from ._streams import close_forcefully
 from ._tracking import Tracker
@@ -88,21 +89,12 @@ async def serve_connection(
 
 
 async def _read_request(stream: trio.abc.Stream, protocol: Connection) -> Request | None:
-    while True:
-        try:
-            data = await stream.receive_some(RECEIVE_SIZE)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            data = b""
-        if data:
-            protocol.receive_data(data)
-        else:
-            protocol.receive_eof()
-        for event in protocol.events():
+    while events := await read_handshake_events(stream, protocol):
+        for event in events:
             if isinstance(event, Request):
                 return event
             if isinstance(event, ConnectionFailed):
                 # 400, 405, 426, 431...: answered so that a client still sending reads it.
                 await send_final_answer(stream, protocol.data_to_send())
                 return None
-        if not data:
-            return None
+    return None
