@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from ._exceptions import InvalidHandshake as InvalidHandshake
     from ._exceptions import InvalidURI as InvalidURI
     from ._exceptions import ProxyError as ProxyError
+    from ._exceptions import TLSError as TLSError
     from ._reconnect import Reconnector as Reconnector
     from ._reconnect import reconnecting as reconnecting
     from ._reconnect import should_reconnect as should_reconnect
@@ -90,6 +91,7 @@ __all__ = [
     "RemoteProtocolError",
     "Router",
     "Server",
+    "TLSError",
     "WebSocketConnection",
     "WebSocketError",
     "WebSocketRequest",
@@ -125,6 +127,7 @@ _LAZY: dict[str, str] = {
     "InvalidHandshake": "._exceptions",
     "InvalidURI": "._exceptions",
     "ProxyError": "._exceptions",
+    "TLSError": "._exceptions",
     "Reconnector": "._reconnect",
     "reconnecting": "._reconnect",
     "should_reconnect": "._reconnect",

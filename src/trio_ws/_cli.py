@@ -237,8 +237,6 @@ def _describe(exc: BaseException) -> str:
     if isinstance(cause, BaseExceptionGroup):
         reasons = dict.fromkeys(str(leaf) for leaf in _leaves(cause))
         return f"{exc}: {'; '.join(reasons)}" if reasons else str(exc)
-    if isinstance(exc, trio.BrokenResourceError) and cause is not None:
-        return f"TLS failed: {cause}"
     return str(exc) or type(exc).__name__
 
 

@@ -19,7 +19,13 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 import trio
 
 from ._connection import WebSocketConnection, start_connection
-from ._exceptions import HandshakeRejected, HandshakeTimeout, InvalidHandshake, InvalidURI
+from ._exceptions import (
+    HandshakeRejected,
+    HandshakeTimeout,
+    InvalidHandshake,
+    InvalidURI,
+    TLSError,
+)
 from ._groups import reraise_single
 from ._handshake_reader import read_handshake_events
 from ._options import (
@@ -293,10 +299,30 @@ async def _open_transport(plan: ClientPlan, uri: WebSocketURI) -> trio.abc.Strea
                 stream, context, server_hostname=uri.host, https_compatible=True
             )
             await stream.do_handshake()
-        except BaseException:
+        except BaseException as exc:
             await trio.aclose_forcefully(stream)
-            raise
+            error = _tls_error(exc, uri.host)
+            if error is None:
+                raise
+            raise error from exc.__cause__ or exc
     return stream
+
+
+def _tls_error(exc: BaseException, host: str) -> TLSError | None:
+    """The one place where a failed TLS handshake becomes a trio-ws exception.
+
+    trio's SSLStream reports the :mod:`ssl` error as the cause of a BrokenResourceError; the
+    application gets a :exc:`~trio_ws.TLSError` naming it instead (``None``: anything else,
+    a cancellation or a programming error, passes unchanged).
+    """
+    if isinstance(exc, trio.BrokenResourceError | ssl.SSLError | ssl.CertificateError):
+        cause = exc.__cause__ if isinstance(exc, trio.BrokenResourceError) else exc
+        rejected = isinstance(cause, ssl.SSLCertVerificationError | ssl.CertificateError)
+        reason = str(cause or exc) or type(cause or exc).__name__
+        return TLSError(
+            f"TLS handshake with {host} failed: {reason}", certificate_rejected=rejected
+        )
+    return None
 
 
 def _location(exc: HandshakeRejected) -> str | None:

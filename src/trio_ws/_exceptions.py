@@ -156,5 +156,21 @@ class ProxyError(HandshakeError):
         super().__init__(message)
 
 
+class TLSError(HandshakeError):
+    """The TLS handshake with the server failed (``wss://``).
+
+    The :mod:`ssl` error (or the transport's) is the ``__cause__``.
+
+    Args:
+        message: What went wrong, in words.
+        certificate_rejected: Whether the server's certificate failed verification.
+    """
+
+    def __init__(self, message: str, *, certificate_rejected: bool = False) -> None:
+        #: Whether the server's certificate failed verification (not worth retrying).
+        self.certificate_rejected = certificate_rejected
+        super().__init__(message)
+
+
 class InvalidURI(WebSocketError, ValueError):
     """The URI is not a valid ``ws://`` or ``wss://`` URI."""

@@ -38,6 +38,7 @@ from ._exceptions import (
     HandshakeTimeout,
     InvalidHandshake,
     ProxyError,
+    TLSError,
 )
 from ._groups import reraise_single
 from ._options import (
@@ -69,8 +70,9 @@ def should_reconnect(exc: BaseException) -> bool:
     """Whether a failed connection attempt may succeed if tried again later.
 
     Retried: network errors (refused, reset, unreachable, DNS), :exc:`HandshakeTimeout`,
-    :exc:`InvalidHandshake` (a server restarting mid-handshake looks like one), and
-    rejections with a 5xx, 408, 425 or 429 status, from the server or the proxy.
+    :exc:`InvalidHandshake` (a server restarting mid-handshake looks like one), a
+    :exc:`TLSError` other than a rejected certificate, and rejections with a 5xx, 408, 425
+    or 429 status, from the server or the proxy.
 
     Not retried: :exc:`InvalidURI`, other rejections (401, 403, 404, a 3xx that could not
     be followed...), a TLS certificate that fails verification, and anything else
@@ -78,6 +80,8 @@ def should_reconnect(exc: BaseException) -> bool:
     """
     if isinstance(exc, HandshakeTimeout | InvalidHandshake):
         return True
+    if isinstance(exc, TLSError):
+        return not exc.certificate_rejected
     if isinstance(exc, HandshakeRejected | ProxyError):
         status = exc.status_code
         return status is None or status >= 500 or status in RETRY_STATUSES

@@ -46,6 +46,24 @@ async def test_wss_echo(ca: trustme.CA, server_context: ssl.SSLContext) -> None:
 async def test_untrusted_certificate_fails(server_context: ssl.SSLContext) -> None:
     with trio.fail_after(10):
         async with running_server(echo, ssl_context=server_context) as server:
-            with pytest.raises((ssl.SSLCertVerificationError, trio.BrokenResourceError)):
+            with pytest.raises(trio_ws.TLSError) as info:
                 async with trio_ws.open_websocket(f"wss://localhost:{server.port}/"):
                     pass
+            # One documented exception, the ssl error chained, and not worth retrying.
+            assert info.value.certificate_rejected
+            assert isinstance(info.value.__cause__, ssl.SSLCertVerificationError)
+            assert "certificate verify failed" in str(info.value)
+            assert not trio_ws.should_reconnect(info.value)
+
+
+async def test_plain_tcp_server_behind_wss_is_a_tls_error() -> None:
+    """A wss:// client talking to a plain ws:// server: a TLSError, not a bare
+    BrokenResourceError, and worth retrying (the certificate was not the problem)."""
+    with trio.fail_after(10):
+        async with running_server(echo) as server:
+            with pytest.raises(trio_ws.TLSError) as info:
+                async with trio_ws.open_websocket(f"wss://localhost:{server.port}/"):
+                    pass
+            assert not info.value.certificate_rejected
+            assert info.value.__cause__ is not None
+            assert trio_ws.should_reconnect(info.value)
