@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, final
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,7 +25,7 @@ from .protocol import (
     Request,
 )
 
-__all__ = ["WebSocketRequest"]
+__all__ = ["WebSocketRequest", "accepted_connection", "run_handler"]
 
 logger = logging.getLogger("trio_ws")
 
@@ -255,3 +256,27 @@ class WebSocketRequest:
                 await self.reject(403, body="Forbidden\n")
             else:
                 await self.reject(404, body="Not Found\n")
+
+
+async def run_handler(
+    handler: Callable[[WebSocketRequest], Awaitable[object]], request: WebSocketRequest
+) -> None:
+    """Run the application's handler on ``request``, then close what it left open.
+
+    A handler that raised is logged (except for the 426 that accept() answered to a plain
+    HTTP request, logged at INFO already), and its connection closed with 1011, or its
+    request answered with 500.
+    """
+    try:
+        await handler(request)
+    except Exception as exc:
+        if exc is not request._upgrade_required:
+            logger.exception("handler raised for %r", request)
+        await request._finish(exc)
+    else:
+        await request._finish(None)
+
+
+def accepted_connection(request: WebSocketRequest) -> WebSocketConnection | None:
+    """The connection ``request`` was accepted into, if it was."""
+    return request._connection

@@ -16,7 +16,7 @@ import trio
 from ._answer import send_final_answer
 from ._handshake_reader import read_handshake_events
 from ._options import Options
-from ._request import WebSocketRequest
+from ._request import WebSocketRequest, accepted_connection, run_handler
 from ._streams import close_forcefully
 from ._tracking import Tracker
 from .protocol import Connection, ConnectionFailed, RejectConnection, Request, Role
@@ -70,20 +70,12 @@ async def serve_connection(
                         await send_final_answer(stream, protocol.data_to_send())
                         return
                 request = WebSocketRequest(stream, protocol, event, options, nursery, tracker)
-                try:
-                    await handler(request)
-                except Exception as exc:
-                    # accept() on plain HTTP answered 426 and raised: logged at INFO already.
-                    if exc is not request._upgrade_required:
-                        logger.exception("trio_ws: handler raised for %r", request)
-                    await request._finish(exc)
-                else:
-                    await request._finish(None)
+                await run_handler(handler, request)
             finally:
                 if tracker is not None:
                     tracker.handler_scopes.discard(nursery.cancel_scope)
                     if request is not None:
-                        tracker.untrack(request._connection)
+                        tracker.untrack(accepted_connection(request))
     finally:
         await close_forcefully(stream)
 
