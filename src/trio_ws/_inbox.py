@@ -229,10 +229,7 @@ class Inbox:
             self._start_reader(_NOW)
 
     def finished(self) -> None:
-        """The connection is over (Lifecycle's watcher): → FINISHED, wake every waiter.
-
-        A receiver waiting for the reader, and pings waiting for their pongs.
-        """
+        """The connection is over (Lifecycle's watcher): → FINISHED, wake every waiter."""
         self._pings.connection_finished()
         had_reader = self.reading in (_STANDBY, _READER, _HANDING_OVER, _APPLICATION_STANDBY)
         self.reading = _FINISHED
@@ -292,9 +289,8 @@ class Inbox:
     async def receive(self, iterating: bool = False) -> str | bytes:
         """The next whole message (see WebSocketConnection.receive).
 
-        With ``iterating`` (``async for message in ws``), a clean close from the peer stops
-        the iteration: StopAsyncIteration instead of the ConnectionClosed. Here rather than
-        in the facade, so that a waiting receiver costs one coroutine frame fewer (memory).
+        ``iterating``: ``async for`` stops at a clean close (here, not in the facade: one
+        coroutine frame fewer per waiting receiver).
         """
         self._enter_receive()
         self._skip_abandoned()
@@ -518,11 +514,10 @@ class Inbox:
             self._reader_start = trio.current_time() + _STANDBY_DELAY
 
     async def _let_application_answer(self) -> None:
-        """Before a held-back violation fails the connection, let the application answer.
+        """Let the application answer what came before a held-back violation.
 
-        (See Connection.failure_deferred.) The application takes the messages that came
-        before the violation, and may answer them: done when the queue has stayed empty for
-        ``_STANDBY_DELAY``, or a receive() waits for more; at most ``close_timeout``.
+        Until the queue stays empty for ``_STANDBY_DELAY`` or a receive() waits, at most
+        ``close_timeout`` (see Connection.failure_deferred).
         """
         quiet = False
         with trio.move_on_after(self._options.close_wait()):
