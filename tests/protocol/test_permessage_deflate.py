@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import itertools
 import re
-import time
 import tracemalloc
 import zlib
 from typing import Any
@@ -505,18 +504,16 @@ def zero_bomb_prefix() -> tuple[bytes, int]:
 
 
 class TestDecompressionBomb:
-    def test_one_gib_bomb_is_refused_quickly_in_bounded_memory(self) -> None:
+    def test_one_gib_bomb_is_refused_in_bounded_memory(self) -> None:
         head, per_byte = zero_bomb_prefix()
         bomb = head + bytes(1 << 20)  # 1 MiB + a few bytes
         assert len(bomb) * per_byte >= 1 << 30  # inflates to over 1 GiB
         client, _ = negotiate()
         gc.collect()
         tracemalloc.start()
-        started = time.perf_counter()
         try:
             with pytest.raises(MessageTooBig) as info:
                 client.decode(bomb, rsv=RSV1, fin=True, max_size=1 << 20)
-            elapsed = time.perf_counter() - started
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
@@ -524,7 +521,7 @@ class TestDecompressionBomb:
         # The output (at most max_size + 1 bytes) plus zlib's copy of the unread input
         # (unconsumed_tail, bounded by the frame size), never the 1 GiB.
         assert peak < 4 << 20, peak
-        assert elapsed < 1.0
+        # (Not timed: a test bounds memory here, never speed.)
 
     def test_streamed_bomb_is_refused_in_its_frame(self) -> None:
         head, _ = zero_bomb_prefix()

@@ -110,14 +110,16 @@ async def test_hostile_handshakes_get_an_http_error(
 
 
 async def test_slowloris_is_dropped_after_open_timeout() -> None:
-    with trio.fail_after(10):
+    with trio.fail_after(60):  # a hang only
         async with running_server(echo, open_timeout=0.3) as server:
             stream = await trio.open_tcp_stream("127.0.0.1", server.port)
             async with stream:
                 await stream.send_all(b"GET / HTTP/1.1\r\nHost: x\r\n")  # never finished
                 start = trio.current_time()
                 assert await stream.receive_some(100) == b""
-                assert 0.25 < trio.current_time() - start < 3
+                # Never before open_timeout (a loaded machine only makes it later); the
+                # upper bound is the hang guard above, not a timing assertion.
+                assert trio.current_time() - start > 0.25
 
 
 async def test_origin_allowlist() -> None:
