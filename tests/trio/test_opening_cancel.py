@@ -164,3 +164,41 @@ async def test_unix_socket(tmp_path: Any, sockets: list[trio.socket.SocketType])
         await server.aclose()
         nursery.cancel_scope.cancel()
     assert steps > 3
+
+
+async def test_server_side_cancelled_at_every_step(autojump_clock: Any) -> None:
+    """serve_stream() cancelled after each step of the server's opening (reading the
+    request, answering 101, starting the connection, the handler) closes its stream."""
+
+    async def accept_only(request: trio_ws.WebSocketRequest) -> None:
+        await request.accept()  # then the server closes (1000), and waits for the client
+
+    request = (
+        b"GET / HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    options = trio_ws.Options(ping_interval=None, compression=None)
+    for steps in range(1000):
+        client, server = trio.testing.memory_stream_pair()
+        await client.send_all(request)
+        answered = False
+        with trio.CancelScope() as scope:
+            instrument = CancelAfter(trio.lowlevel.current_task(), scope, steps)
+            if steps == 0:
+                scope.cancel()
+            trio.lowlevel.add_instrument(instrument)
+            try:
+                await trio_ws.serve_stream(accept_only, server, options=options)
+            finally:
+                trio.lowlevel.remove_instrument(instrument)
+        # The server's stream is closed: the client reads the end (after any answer).
+        data = b""
+        with trio.fail_after(5):  # a hang only
+            while chunk := await client.receive_some(65536):
+                data += chunk
+        answered = data.startswith(b"HTTP/1.1 101 ")
+        await client.aclose()
+        if not scope.cancelled_caught:
+            assert answered
+            return
+    raise AssertionError("serve_stream never finished")
