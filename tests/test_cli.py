@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
 import ssl
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -254,3 +257,44 @@ def test_escape_and_format() -> None:
     assert escape("a\x00b\r\n\U000e0001") == "a\\x00b\\r\\n\\U000e0001"
     assert format_message("x\x1b") == "< x\\x1b"
     assert format_message(b"") == "< (binary) 0 bytes: "
+
+
+async def test_ctrl_c_prints_one_line_and_exits_130(tmp_path: Path) -> None:
+    """SIGINT while connected: one line on stderr, no (exception group) traceback, 130."""
+    connected = trio.Event()
+
+    async def handler(request: WebSocketRequest) -> None:
+        ws = await request.accept()
+        connected.set()
+        async for message in ws:
+            await ws.send(message)
+
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    with trio.fail_after(30):  # a hang only
+        async with server(handler) as s:
+            read_end, write_end = os.pipe()  # stdin stays open: the session waits for input
+            errors = (tmp_path / "stderr").open("wb")
+            try:
+                async with trio.open_nursery() as nursery:
+                    process = await nursery.start(
+                        partial(
+                            trio.run_process,
+                            [sys.executable, "-m", "trio_ws", f"ws://{HOST}:{s.port}/"],
+                            stdin=read_end,
+                            stdout=subprocess.DEVNULL,
+                            stderr=errors,
+                            check=False,
+                            env=env,
+                        )
+                    )
+                    await connected.wait()
+                    await trio.sleep(0.5)  # into its session, waiting for input and messages
+                    process.send_signal(signal.SIGINT)
+            finally:
+                os.close(read_end)
+                os.close(write_end)
+                errors.close()
+    stderr = (tmp_path / "stderr").read_text(encoding="utf-8")
+    assert process.returncode == 130, stderr
+    assert stderr.rstrip().endswith("Interrupted."), stderr
+    assert "Traceback" not in stderr and "ExceptionGroup" not in stderr, stderr

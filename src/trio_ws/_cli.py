@@ -6,7 +6,8 @@ can never drive the terminal. Connection and close status go to standard error.
 
 Exit status: 0 when the connection closes normally (code 1000, 1001 or no code, including
 the close that end of input starts), 1 when it closes any other way or fails later, 2 for
-usage errors and when the connection cannot be opened (refused, rejected, timed out, TLS).
+usage errors and when the connection cannot be opened (refused, rejected, timed out, TLS),
+130 when interrupted (Ctrl-C), after one line on standard error.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ HEX_PREVIEW = 32
 BODY_PREVIEW = 500
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+#: Interrupted (Ctrl-C): 128 + SIGINT, as shells report it.
+EXIT_INTERRUPTED = 130
 _NORMAL_CODES = frozenset({1000, 1001, 1005})
 
 _C0_NAMES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -264,6 +267,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.reconfigure(errors="backslashreplace")
     try:
         return trio.run(_session, args, headers)
-    except KeyboardInterrupt:
+    except BaseException as exc:
+        # Ctrl-C lands in whichever task runs, and the session's nurseries wrap it in an
+        # exception group: one line, not a traceback, whatever the wrapping.
+        if not _only_interrupts(exc):
+            raise
         _status("Interrupted.")
-        return EXIT_ERROR
+        return EXIT_INTERRUPTED
+
+
+def _only_interrupts(exc: BaseException) -> bool:
+    """Whether ``exc`` is a KeyboardInterrupt, or a group of nothing else."""
+    if isinstance(exc, BaseExceptionGroup):
+        _, rest = exc.split(KeyboardInterrupt)
+        return rest is None
+    return isinstance(exc, KeyboardInterrupt)
