@@ -6,6 +6,7 @@ import ast
 import dataclasses
 import importlib.util
 import inspect
+import logging
 import re
 import subprocess
 import sys
@@ -103,12 +104,17 @@ def code_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.network
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
-async def test_docs_code_runs(path: Path, code_on_path: None) -> None:
+async def test_docs_code_runs(
+    path: Path, code_on_path: None, caplog: pytest.LogCaptureFixture
+) -> None:
     module = load(path)
     demo = getattr(module, "demo", None)
     assert demo is not None, f"{path.name} needs an async demo() for the tests to run"
-    with trio.fail_after(30):
+    with caplog.at_level(logging.ERROR, logger="trio_ws"), trio.fail_after(30):
         await demo()
+    # A handler that raised (the tutorial's chat after "bye", say) is logged, not raised.
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], errors
 
 
 @pytest.mark.slow
@@ -131,3 +137,56 @@ def test_testing_tutorial_passes() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "4 passed" in result.stdout, result.stdout
+
+
+# --- What a reader sees on each page ---------------------------------------------------------
+
+PAGES = sorted([*(DOCS / "tutorials").glob("*.rst"), *(DOCS / "howto").glob("*.rst")])
+INCLUDE = re.compile(r"^\.\. literalinclude:: (\S+)((?:\n   :[\w-]+:.*)*)", re.MULTILINE)
+PYTHON_BLOCK = re.compile(r"^\.\. code-block:: python\n((?:\n|   .*\n)+)", re.MULTILINE)
+
+
+def includes(page: Path) -> list[tuple[Path, str]]:
+    """The files a page includes, with their options (empty: the whole file)."""
+    found = []
+    for match in INCLUDE.finditer(page.read_text(encoding="utf-8")):
+        target = match.group(1)  # "/x" is relative to the docs' root, as Sphinx reads it
+        path = DOCS / target.lstrip("/") if target.startswith("/") else page.parent / target
+        found.append((path.resolve(), match.group(2).strip()))
+    return found
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_included_file_is_run_by_the_suite(page: Path) -> None:
+    """Code on a page comes from files that run: a tutorial/how-to file with a demo() (run
+    by test_docs_code_runs), the testing tutorial's test file, or an example under examples/
+    (run by tests/examples)."""
+    runnable = {path.resolve() for path in EXAMPLES} | {(CODE / "test_app_example.py").resolve()}
+    examples = (DOCS.parent / "examples").resolve()
+    for path, _ in includes(page):
+        assert path.is_file(), f"{page.name} includes a missing file: {path}"
+        assert path in runnable or examples in path.parents, f"{page.name}: {path} never runs"
+
+
+@pytest.mark.parametrize("page", sorted((DOCS / "tutorials").glob("*.rst")), ids=lambda p: p.name)
+def test_a_tutorial_shows_every_file_it_quotes_whole(page: Path) -> None:
+    """A reader who copies a tutorial gets a whole, runnable file (imports and trio.run
+    included), not only the pieces the steps quote. Examples under examples/ are run by the
+    README's commands instead."""
+    examples = (DOCS.parent / "examples").resolve()
+    quoted = {path for path, options in includes(page) if options}
+    whole = {path for path, options in includes(page) if not options}
+    missing = [p for p in quoted - whole if examples not in p.parents]
+    assert not missing, f"{page.name} quotes {missing} but never shows it whole"
+
+
+@pytest.mark.parametrize("page", [*PAGES, DOCS.parent / "README.md"], ids=lambda p: p.name)
+def test_python_blocks_compile(page: Path) -> None:
+    """Every Python block a reader sees is valid Python, exactly as shown."""
+    text = page.read_text(encoding="utf-8")
+    if page.suffix == ".md":
+        blocks = re.findall(r"```python\n(.*?)```", text, re.DOTALL)
+    else:
+        blocks = [inspect.cleandoc(m.group(1)) for m in PYTHON_BLOCK.finditer(text)]
+    for block in blocks:
+        compile(block, f"{page.name}", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)

@@ -34,6 +34,7 @@ async def careful(url: str) -> None:
             async for message in ws:  # ends when the server closes normally
                 print("received:", message)
                 await ws.aclose()  # we are done: close with 1000
+                break
     except trio_ws.HandshakeRejected as exc:
         print(f"the server said no: HTTP {exc.status_code}")
     except trio_ws.ConnectionClosedError as exc:
