@@ -81,8 +81,11 @@ class ConnectionClosed(WebSocketError):
         return frame.reason if frame is not None else ""
 
     def _describe(self) -> str:
-        who = "the peer" if self.received else "us" if self.sent else "nobody (no close frame)"
-        text = f"connection closed by {who}: code {self.code}"
+        if self.received or self.sent:
+            who = "the peer" if self.received else "us"
+            text = f"connection closed by {who}: code {self.code}"
+        else:
+            text = f"connection lost without a close frame: code {self.code}"
         if self.reason:
             text += f", reason {self.reason!r}"
         if self.detail:

@@ -66,6 +66,22 @@ RETRY_STATUSES = frozenset({408, 425, 429})
 Connect = Callable[[trio.Nursery], Awaitable[WebSocketConnection]]
 
 
+def _cause(exc: BaseException) -> str:
+    """Why a connection attempt failed, in words: the innermost causes that say something."""
+    reasons = [f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__]
+    cause = exc.__cause__
+    if isinstance(cause, BaseExceptionGroup):
+        leaves = cause.exceptions
+    else:
+        leaves = (cause,) if cause is not None else ()
+    details = dict.fromkeys(
+        getattr(leaf, "strerror", None) or str(leaf) for leaf in leaves if leaf is not None
+    )
+    if details:
+        reasons.append("; ".join(detail for detail in details if detail))
+    return " (".join(reasons) + (")" if len(reasons) > 1 else "")
+
+
 def should_reconnect(exc: BaseException) -> bool:
     """Whether a failed connection attempt may succeed if tried again later.
 
@@ -163,12 +179,9 @@ class Reconnector:
                     raise
                 self._streak += 1
                 self._retry_after = _retry_after(exc)
-                logger.warning(
-                    "trio_ws: connecting to %s failed (%s: %s); retrying",
-                    self._describe,
-                    type(exc).__name__,
-                    exc,
-                )
+                # One line per retry, at INFO (it is expected weather, not a fault), with
+                # the cause ("Connection refused"), not only trio's "all attempts failed".
+                logger.info("connecting to %s failed: %s; retrying", self._describe, _cause(exc))
                 continue
             self._connection = connection
             self._opened_at = trio.current_time()

@@ -191,7 +191,7 @@ class Server:
             except OSError as exc:
                 if exc.errno not in _TRANSIENT_ACCEPT_ERRORS:
                     raise
-                logger.warning("trio_ws: accept() failed (%s); retrying in 100 ms", exc)
+                logger.warning("accept() failed (%s); retrying in 100 ms", exc)
                 await trio.sleep(0.1)
                 continue
             self._active += 1
@@ -204,7 +204,7 @@ class Server:
                 self._handler, stream, self._options, self._origins, tracker=self._tracker
             )
         except Exception:
-            logger.exception("trio_ws: error while serving a connection")
+            logger.exception("error while serving a connection")
         finally:
             self._active -= 1
             if not self._active:

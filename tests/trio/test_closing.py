@@ -190,3 +190,9 @@ async def test_close_echo_waits_for_a_blocked_sender_at_most_close_timeout(autoj
         await side.ws.wait_closed()
         # The handler never receives: the reader reads the close after _READER_DELAY.
         assert trio.current_time() - start <= 3.01 + _READER_DELAY
+
+
+def test_a_connection_lost_without_a_close_frame_says_so() -> None:
+    exc = trio_ws.ConnectionClosedError(None, None, "the transport broke while sending")
+    assert str(exc).startswith("connection lost without a close frame: code 1006"), str(exc)
+    assert "nobody" not in str(exc)

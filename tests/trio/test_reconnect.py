@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import logging
 import ssl
 from collections.abc import Callable
 from functools import partial
@@ -291,7 +292,9 @@ def test_reconnecting_takes_every_open_websocket_keyword() -> None:
 
 
 @pytest.mark.network
-async def test_reconnects_to_a_real_server_that_drops_and_restarts() -> None:
+async def test_reconnects_to_a_real_server_that_drops_and_restarts(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     accepted = 0
 
     async def drop_after_hello(request: trio_ws.WebSocketRequest) -> None:
@@ -311,6 +314,7 @@ async def test_reconnects_to_a_real_server_that_drops_and_restarts() -> None:
         await trio_ws.serve(drop_after_hello, "127.0.0.1", port, **FAST, task_status=task_status)
 
     greetings = []
+    caplog.set_level(logging.INFO, logger="trio_ws")
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(start_later)
@@ -324,3 +328,12 @@ async def test_reconnects_to_a_real_server_that_drops_and_restarts() -> None:
                         break
             nursery.cancel_scope.cancel()
     assert greetings == ["hello 1", "hello 2", "hello 3"]
+    # Each retry while the server was down: one INFO line that names the cause, without
+    # the logger's name repeated in the message; nothing at WARNING or above.
+    retries = [r for r in caplog.records if "failed" in r.getMessage()]
+    assert retries, "no retry was logged"
+    for record in retries:
+        assert record.levelname == "INFO", record.levelname
+        assert "Connection refused" in record.getMessage(), record.getMessage()
+        assert not record.getMessage().startswith("trio_ws:"), record.getMessage()
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

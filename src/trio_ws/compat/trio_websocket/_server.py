@@ -183,7 +183,7 @@ class WebSocketServer:
                     if exc.errno not in _CAPACITY_ERRORS:
                         raise
                     # Out of file descriptors or memory: wait for some to be freed.
-                    logger.error("trio_ws: accept() failed (%s); retrying in 100 ms", exc)
+                    logger.error("accept() failed (%s); retrying in 100 ms", exc)
                     await trio.sleep(0.1)
                     continue
                 nursery.start_soon(self._handle_connection, stream)
