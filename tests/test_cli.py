@@ -298,3 +298,26 @@ async def test_ctrl_c_prints_one_line_and_exits_130(tmp_path: Path) -> None:
     assert process.returncode == 130, stderr
     assert stderr.rstrip().endswith("Interrupted."), stderr
     assert "Traceback" not in stderr and "ExceptionGroup" not in stderr, stderr
+
+
+async def test_piped_input_gets_no_typing_prompt() -> None:
+    with trio.fail_after(20):
+        async with server(echo) as s:
+            result = await run_cli([f"ws://{HOST}:{s.port}/"], stdin=b"hello\n")
+    assert f"Connected to ws://{HOST}:{s.port}/" in result.stderr
+    assert "Type a message" not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv0", "program"),
+    [("/usr/local/bin/trio-ws", "trio-ws"), ("/x/trio_ws/__main__.py", "python -m trio_ws")],
+)
+def test_usage_names_the_program_as_invoked(
+    argv0: str, program: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trio_ws import _cli
+
+    monkeypatch.setattr(sys, "argv", [argv0])
+    with pytest.raises(SystemExit):
+        _cli.main([])  # no URL: a usage error
+    assert capsys.readouterr().err.startswith(f"usage: {program} "), program

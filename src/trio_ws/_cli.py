@@ -73,9 +73,17 @@ def format_message(message: str | bytes) -> str:
     return f"< (binary) {len(message)} bytes: {preview}{more}"
 
 
+def _program() -> str:
+    """The program's name as it was invoked: ``trio-ws``, or ``python -m trio_ws``."""
+    invoked = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    if not invoked or invoked in ("__main__.py", "-c") or invoked.endswith(".py"):
+        return "python -m trio_ws"
+    return invoked
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m trio_ws",
+        prog=_program(),
         description=(
             "Interactive WebSocket client: sends each line of standard input as a text "
             "message and prints the messages it receives."
@@ -211,7 +219,9 @@ async def _session(args: argparse.Namespace, headers: list[tuple[str, str]]) -> 
             if ws.extensions:
                 details.append("compression on")
             extra = f" ({', '.join(details)})" if details else ""
-            _status(f"Connected to {args.url}{extra}. Type a message and press Enter.")
+            # The prompt only for someone typing: not when input is piped or redirected.
+            prompt = " Type a message and press Enter." if sys.stdin.isatty() else ""
+            _status(f"Connected to {args.url}{extra}.{prompt}")
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(_send_lines, ws)
                 await _print_messages(ws, sys.stdout)
