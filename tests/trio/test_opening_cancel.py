@@ -11,8 +11,8 @@ completes.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager
 from typing import Any
 
 import pytest
@@ -43,6 +43,20 @@ def sockets(monkeypatch: pytest.MonkeyPatch) -> list[trio.socket.SocketType]:
     for module in ("_highlevel_open_tcp_stream", "_highlevel_open_unix_stream"):
         monkeypatch.setattr(getattr(trio, module), "socket", recording)
     return made
+
+
+@contextmanager
+def cancelled_after(steps: int) -> Iterator[trio.CancelScope]:
+    """A cancel scope that is cancelled after the current task's next ``steps`` steps."""
+    with trio.CancelScope() as scope:
+        instrument = CancelAfter(trio.lowlevel.current_task(), scope, steps)
+        if steps == 0:
+            scope.cancel()
+        trio.lowlevel.add_instrument(instrument)
+        try:
+            yield scope
+        finally:
+            trio.lowlevel.remove_instrument(instrument)
 
 
 def peer_port(sock: trio.socket.SocketType) -> int | None:
@@ -79,22 +93,14 @@ async def cancel_at_every_step(
     for steps in range(1000):
         opened = False
         before = len(sockets)
-        with trio.CancelScope() as scope:
-            instrument = CancelAfter(trio.lowlevel.current_task(), scope, steps)
-            if steps == 0:
-                scope.cancel()
-            trio.lowlevel.add_instrument(instrument)
+        with cancelled_after(steps) as scope:
             try:
                 async with open_() as ws:
-                    trio.lowlevel.remove_instrument(instrument)
                     opened = True
                     await ws.send("hello")
                     assert await ws.receive() == "hello"
             except trio_ws.ConnectionClosed:
                 pass  # cancelled inside the closing handshake of a connection that opened
-            finally:
-                if not opened:
-                    trio.lowlevel.remove_instrument(instrument)
         ours = sockets[before:]
         assert ours or not opened, "an opening made no socket: the watch is broken"
         left_open = [sock for sock in ours if sock.fileno() != -1 and peer_port(sock) != not_ours]
@@ -182,15 +188,8 @@ async def test_server_side_cancelled_at_every_step(autojump_clock: Any) -> None:
         client, server = trio.testing.memory_stream_pair()
         await client.send_all(request)
         answered = False
-        with trio.CancelScope() as scope:
-            instrument = CancelAfter(trio.lowlevel.current_task(), scope, steps)
-            if steps == 0:
-                scope.cancel()
-            trio.lowlevel.add_instrument(instrument)
-            try:
-                await trio_ws.serve_stream(accept_only, server, options=options)
-            finally:
-                trio.lowlevel.remove_instrument(instrument)
+        with cancelled_after(steps) as scope:
+            await trio_ws.serve_stream(accept_only, server, options=options)
         # The server's stream is closed: the client reads the end (after any answer).
         data = b""
         with trio.fail_after(5):  # a hang only

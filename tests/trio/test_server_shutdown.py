@@ -21,20 +21,21 @@ async def echo(request: trio_ws.WebSocketRequest) -> None:
         await ws.send(message)
 
 
+async def run_server(
+    serving: trio.CancelScope, task_status: trio.TaskStatus[trio_ws.Server]
+) -> None:
+    """The echo server, in a scope the test cancels (as Ctrl+C or a parent would)."""
+    with serving:
+        await trio_ws.serve(echo, "127.0.0.1", 0, ping_interval=None, task_status=task_status)
+
+
 @pytest.mark.parametrize("clients", [1, 5])
 async def test_cancelling_serve_sends_1001_to_every_client(clients: int) -> None:
     codes: list[tuple[int, str]] = []
     with trio.fail_after(10):  # only catches a hang
         async with trio.open_nursery() as nursery:
             serving = trio.CancelScope()
-
-            async def run_server(task_status: trio.TaskStatus[trio_ws.Server]) -> None:
-                with serving:
-                    await trio_ws.serve(
-                        echo, "127.0.0.1", 0, ping_interval=None, task_status=task_status
-                    )
-
-            server = await nursery.start(run_server)
+            server = await nursery.start(run_server, serving)
             url = f"ws://127.0.0.1:{server.port}/"
 
             async def client(connected: trio.Event, done: trio.Event) -> None:
@@ -63,14 +64,7 @@ async def test_cancelling_serve_sends_1001_to_busy_clients() -> None:
     with trio.fail_after(10):  # only catches a hang
         async with trio.open_nursery() as nursery:
             serving = trio.CancelScope()
-
-            async def run_server(task_status: trio.TaskStatus[trio_ws.Server]) -> None:
-                with serving:
-                    await trio_ws.serve(
-                        echo, "127.0.0.1", 0, ping_interval=None, task_status=task_status
-                    )
-
-            server = await nursery.start(run_server)
+            server = await nursery.start(run_server, serving)
             url = f"ws://127.0.0.1:{server.port}/"
             echoed = [0] * 10
 
