@@ -101,8 +101,9 @@ async def test_wss_proxy_checks_the_origin_certificate() -> None:
     with trio.fail_after(10):
         async with running(ssl_context=server_context) as (port, proxy):
             # The client does not trust this CA: the TLS handshake through the tunnel fails.
-            with pytest.raises(trio.BrokenResourceError) as info:
+            with pytest.raises(trio_ws.TLSError) as info:
                 await roundtrip(f"wss://localhost:{port}/", proxy=proxy.url)
+    assert info.value.certificate_rejected
     assert isinstance(info.value.__cause__, ssl.SSLCertVerificationError)
 
 
