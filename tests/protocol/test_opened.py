@@ -179,3 +179,14 @@ def test_header_level_negotiation() -> None:
         accept_extension_answer(["x-other"], offered)
     with pytest.raises(RemoteProtocolError):
         accept_extension_answer(["permessage-deflate"], offered)  # the request was not met
+
+
+def test_the_handshake_that_happened_elsewhere_can_be_recorded() -> None:
+    request = Request(host="example.com", target="/chat", subprotocols=("chat", "v2"))
+    response = AcceptConnection(subprotocol="v2")
+    conn = Connection.opened(Role.SERVER, request=request, response=response)
+    assert conn.request is request
+    assert conn.response is response
+    assert conn.subprotocol == "v2"
+    bare = Connection.opened(Role.SERVER)
+    assert (bare.request, bare.response, bare.subprotocol) == (None, None, None)

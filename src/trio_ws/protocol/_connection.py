@@ -150,6 +150,8 @@ class Connection(OpeningHandshake):
         extensions: Sequence[Extension] = (),
         limits: Limits | None = None,
         defer_failure: bool = False,
+        request: Request | None = None,
+        response: AcceptConnection | None = None,
     ) -> Connection:
         """Make a connection that starts ``OPEN``: its opening handshake happened elsewhere.
 
@@ -165,9 +167,14 @@ class Connection(OpeningHandshake):
                 (server) and :func:`~trio_ws.protocol.accept_extension_answer` (client).
             limits: Size limits for incoming data.
             defer_failure: As for the constructor.
+            request: What that handshake asked, if the caller wants it kept (for example
+                an extended CONNECT's path and header fields as a
+                :class:`~trio_ws.protocol.Request`): it becomes :attr:`request`.
+            response: What that handshake answered: it becomes :attr:`response`, and its
+                subprotocol :attr:`subprotocol`.
 
         Returns:
-            An ``OPEN`` connection; :attr:`request` and :attr:`response` are ``None``.
+            An ``OPEN`` connection; :attr:`request` and :attr:`response` are what was given.
 
         Raises:
             LocalProtocolError: an extension has not been negotiated, or two share a name.
@@ -183,6 +190,8 @@ class Connection(OpeningHandshake):
         conn._state = _OPEN
         conn._extensions = list(extensions)
         conn._messages.use_extensions(conn._extensions)
+        conn._request = request
+        conn._response = response
         return conn
 
     # --- Facts ------------------------------------------------------------------------------
