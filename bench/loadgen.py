@@ -193,8 +193,73 @@ class Client(asyncio.Protocol):
 
     async def roundtrip(self, frame: bytes) -> None:
         target = self.count + 1
-        self.transport.write(frame)  # type: ignore[union-attr]
+        self.write(frame)
         await self.wait_count(target)
+
+    def write(self, data: bytes) -> None:
+        self.transport.write(data)  # type: ignore[union-attr]
+
+
+class H2Client(Client):
+    """One WebSocket over HTTP/2 (RFC 8441): h2c with prior knowledge, one extended CONNECT
+    stream; the frames on it are parsed by :class:`Client` as over TCP."""
+
+    def __init__(self, port: int) -> None:
+        import h2.config
+        import h2.connection
+
+        super().__init__("ws", None)
+        self.handshaking = False
+        config = h2.config.H2Configuration(client_side=True, header_encoding=None)
+        self.h2 = h2.connection.H2Connection(config)
+        self.port = port
+        self.pending = b""
+        self.asked = False
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        self.h2.initiate_connection()
+        transport.write(self.h2.data_to_send())
+
+    def data_received(self, data: bytes) -> None:
+        import h2.events
+
+        for event in self.h2.receive_data(data):
+            if isinstance(event, h2.events.RemoteSettingsChanged) and not self.asked:
+                self.asked = True
+                self.h2.send_headers(
+                    1,
+                    [
+                        (":method", "CONNECT"),
+                        (":protocol", "websocket"),
+                        (":scheme", "http"),
+                        (":path", "/"),
+                        (":authority", f"{HOST}:{self.port}"),
+                        ("sec-websocket-version", "13"),
+                    ],
+                )
+            elif isinstance(event, h2.events.ResponseReceived):
+                self.opened.set_result(None)
+            elif isinstance(event, h2.events.DataReceived):
+                self.h2.acknowledge_received_data(event.flow_controlled_length, 1)
+                Client.data_received(self, event.data)
+            elif isinstance(event, h2.events.WindowUpdated):
+                self._send_pending()
+        self.transport.write(self.h2.data_to_send())  # type: ignore[union-attr]
+
+    def write(self, data: bytes) -> None:
+        self.pending += data
+        self._send_pending()
+        self.transport.write(self.h2.data_to_send())  # type: ignore[union-attr]
+
+    def _send_pending(self) -> None:
+        while self.pending:
+            window = self.h2.local_flow_control_window(1)
+            size = min(window, self.h2.max_outbound_frame_size, len(self.pending))
+            if size <= 0:
+                return
+            self.h2.send_data(1, self.pending[:size])
+            self.pending = self.pending[size:]
 
 
 # --- Control port ---------------------------------------------------------------------------
@@ -226,6 +291,12 @@ class Bench:
         self.loop = asyncio.get_running_loop()
 
     async def connect(self, extensions: str | None = None) -> Client:
+        if self.kind == "h2":
+            _, client = await self.loop.create_connection(
+                lambda: H2Client(self.port), HOST, self.port
+            )
+            await client.opened
+            return client
         request = handshake_request(self.port, extensions) if self.kind == "ws" else None
         _, client = await self.loop.create_connection(
             lambda: Client(self.kind, request), HOST, self.port
@@ -234,7 +305,7 @@ class Bench:
         return client
 
     def frame(self, payload: bytes, opcode: int = 2) -> bytes:
-        return ws_frame(payload, opcode) if self.kind == "ws" else raw_frame(payload)
+        return raw_frame(payload) if self.kind == "raw" else ws_frame(payload, opcode)
 
     async def timed(self, step: Callable[[], Any], warmup: int = 20) -> dict[str, float]:
         """Run ``step`` (a coroutine function returning an op count) until the duration ends."""
@@ -274,7 +345,7 @@ class Bench:
         async def step() -> int:
             nonlocal sent
             # Keep up to ``window`` messages in flight; write them in batches.
-            client.transport.write(frames)  # type: ignore[union-attr]
+            client.write(frames)
             sent += batch
             await client.wait_count(sent - window + batch)
             return batch
@@ -432,7 +503,7 @@ async def main(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--kind", choices=["ws", "raw"], required=True)
+    parser.add_argument("--kind", choices=["ws", "raw", "h2"], required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--control", type=int, required=True)
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), required=True)

@@ -46,17 +46,19 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 class ServerKind:
     name: str
     script: str
-    wire: str  # "ws" or "raw"
+    wire: str  # "ws", "raw" or "h2" (a WebSocket on an HTTP/2 stream, RFC 8441)
     compression: bool
 
 
 SERVERS = [
     ServerKind("trio-ws", "trio_ws_server.py", "ws", True),
+    ServerKind("trio-ws HTTP/2", "trio_ws_h2_server.py", "h2", False),
     ServerKind("websockets.trio", "websockets_trio_server.py", "ws", True),
     ServerKind("trio-websocket", "trio_websocket_server.py", "ws", False),
     ServerKind("raw Trio", "raw_trio_server.py", "raw", False),
 ]
 OURS, WEBSOCKETS, TRIO_WEBSOCKET, RAW = "trio-ws", "websockets.trio", "trio-websocket", "raw Trio"
+OURS_H2 = "trio-ws HTTP/2"
 
 #: (key, label, needs compression)
 SCENARIOS = [
@@ -134,7 +136,14 @@ def measure(server: Server, scenario: str, duration: float, count: int) -> dict[
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def applicable(kind: ServerKind, needs_compression: bool) -> bool:
+#: What the HTTP/2 row runs: messages on one stream per connection (no handshake,
+#: broadcast or memory rows: the load generator opens one HTTP/2 connection per WebSocket).
+H2_SCENARIOS = {"rt_32", "rt_1k", "rt_64k", "rt_1m", "rt_text_1k", "pipe_1k", "pipe_64k"}
+
+
+def applicable(kind: ServerKind, needs_compression: bool, scenario: str = "") -> bool:
+    if kind.wire == "h2" and scenario not in H2_SCENARIOS:
+        return False
     return kind.compression or not needs_compression
 
 
@@ -168,7 +177,7 @@ def main() -> None:
                 # Rotate the order each round so that no server always runs first.
                 order = running[round_ % len(running) :] + running[: round_ % len(running)]
                 for server in order:
-                    if applicable(server.kind, needs):
+                    if applicable(server.kind, needs, key):
                         result = measure(server, key, duration, count)
                         if result is not None:
                             results.setdefault((key, server.kind.name), []).append(result)
@@ -178,8 +187,10 @@ def main() -> None:
             server.stop()
     # Memory: a fresh server per measurement, so that earlier scenarios' garbage and freed
     # arenas do not hide the growth.
-    for key, label, _ in memory:
+    for key, label, needs in memory:
         for kind in servers:
+            if not applicable(kind, needs, key):
+                continue
             server = Server(kind)
             try:
                 result = measure(server, key, duration, count)
@@ -216,6 +227,7 @@ def table(
     for name in names:
         header += [f"{name} ops/s", f"{name} CPU µs/op"]
     header += [
+        "trio-ws HTTP/2 CPU vs HTTP/1.1",
         "trio-ws CPU vs raw",
         "trio-ws vs websockets.trio (CPU / ops/s)",
         "trio-ws vs trio-websocket (CPU / ops/s)",
@@ -236,6 +248,8 @@ def table(
             f = figures(key, name)
             row += [f"{f[0]:,.0f}", f"{f[1]:,.1f}"] if f else ["n/a", "n/a"]
         ours, raw = figures(key, OURS), figures(key, RAW)
+        over_h2 = figures(key, OURS_H2)
+        row.append(f"{over_h2[1] / ours[1]:.2f}x" if ours and over_h2 else "n/a")
         row.append(f"{ours[1] / raw[1]:.2f}x" if ours and raw else "n/a")
         for peer in (WEBSOCKETS, TRIO_WEBSOCKET):
             theirs = figures(key, peer)
@@ -260,7 +274,7 @@ def table(
             else:
                 row += ["n/a", ""]
         ours = results.get((key, OURS))
-        row.append("")
+        row += ["", ""]
         for peer in (WEBSOCKETS, TRIO_WEBSOCKET):
             theirs = results.get((key, peer))
             if ours and theirs:

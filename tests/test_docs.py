@@ -79,7 +79,7 @@ def test_keyword_defaults_match_options(function: object) -> None:
     options = trio_ws.Options()
     parameters = inspect.signature(function).parameters  # type: ignore[arg-type]
     shared = [f.name for f in dataclasses.fields(options) if f.name in parameters]
-    assert len(shared) == 7
+    assert len(shared) == 8
     for name in shared:
         assert parameters[name].default == getattr(options, name), name
 

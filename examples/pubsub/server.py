@@ -4,6 +4,11 @@
 
     uv run python examples/pubsub/server.py                  # http://127.0.0.1:8000
     uv run python examples/pubsub/server.py --redis redis://127.0.0.1:6379 --port 8001
+    uv run python examples/pubsub/server.py --certfile cert.pem --keyfile key.pem  # https
+
+With a certificate, the page and its WebSocket are served over TLS, and over HTTP/2 when the
+browser prefers it (and the ``h2`` package is installed): the WebSocket is then a stream of
+the page's own connection (RFC 8441), counted as ``websockets_over_http2`` in ``/stats``.
 
 Routes: ``/`` the page (static/index.html), ``/ws`` the WebSocket, ``/healthz`` "ok",
 ``/stats`` counters as JSON; anything else is 404.
@@ -39,9 +44,11 @@ import json
 import logging
 import math
 import signal
+import ssl
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +67,7 @@ MAX_ERRORS = 20  # bad messages tolerated per connection; then close 1008
 SHUTDOWN_TIMEOUT = 15.0  # seconds for a graceful shutdown (1001 to every client)
 logger = logging.getLogger("pubsub")
 INDEX_HTML = Path(__file__).with_name("static") / "index.html"
+HTTP2 = find_spec("h2") is not None  # pip install 'trio-ws[http2]'
 
 
 @dataclass
@@ -71,6 +79,7 @@ class Stats:
     messages_in: int = 0  # WebSocket messages received from clients
     messages_out: int = 0  # WebSocket messages sent to clients
     slow_dropped: int = 0  # subscribers disconnected with 1013 because their queue was full
+    websockets_over_http2: int = 0  # WebSockets opened by an HTTP/2 extended CONNECT
 
 
 class BadRequest(Exception):
@@ -311,6 +320,8 @@ class PubSubApp:
         if request.path == "/ws" and request.is_websocket:
             ws = await request.accept()
             self._stats.connections += 1
+            if ws.http_version == "2":  # a stream of the page's HTTP/2 connection (RFC 8441)
+                self._stats.websockets_over_http2 += 1
             try:
                 session = Session(ws, self.broker, self._stats, self.queue_size, self.slow_timeout)
                 await session.run()
@@ -337,11 +348,14 @@ async def main(
     *,
     queue_size: int = QUEUE_SIZE,
     slow_timeout: float = SLOW_TIMEOUT,
+    ssl_context: ssl.SSLContext | None = None,
     task_status: trio.TaskStatus[trio_ws.Server] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the app until cancelled; ``nursery.start(main, ...)`` gives the Server."""
     app = PubSubApp(broker, queue_size, slow_timeout)
-    await serve_until_cancelled(app.handle, host, port, task_status=task_status)
+    await serve_until_cancelled(
+        app.handle, host, port, ssl_context=ssl_context, task_status=task_status
+    )
 
 
 async def serve_until_cancelled(
@@ -349,6 +363,7 @@ async def serve_until_cancelled(
     host: str,
     port: int,
     *,
+    ssl_context: ssl.SSLContext | None = None,
     task_status: trio.TaskStatus[trio_ws.Server] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve until the caller cancels us, then shut down gracefully.
@@ -360,7 +375,14 @@ async def serve_until_cancelled(
 
     async def serve(task_status: trio.TaskStatus[trio_ws.Server]) -> None:
         with server_scope:
-            await trio_ws.serve(handler, host, port, task_status=task_status)
+            await trio_ws.serve(
+                handler,
+                host,
+                port,
+                ssl_context=ssl_context,
+                http2=ssl_context is not None and HTTP2,  # HTTP/2 needs TLS (and h2)
+                task_status=task_status,
+            )
 
     async with trio.open_nursery() as nursery:
         server = await nursery.start(serve)
@@ -378,9 +400,15 @@ async def run(args: argparse.Namespace) -> None:
     # While the receiver is open, the signals are messages here: no KeyboardInterrupt
     # lands in whichever task happens to run (a writer's send, in the middle of a frame).
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        context = None
+        if args.certfile:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(args.certfile, args.keyfile)
         async with open_broker(args.redis) as broker, trio.open_nursery() as nursery:
-            server = await nursery.start(partial(main, args.host, args.port, broker))
-            print(f"listening on http://{args.host}:{server.port}", flush=True)
+            start = partial(main, args.host, args.port, broker, ssl_context=context)
+            server = await nursery.start(start)
+            scheme = "https" if context else "http"
+            print(f"listening on {scheme}://{args.host}:{server.port}", flush=True)
             async for signum in signals:
                 logger.info("%s: closing every connection (1001)", signal.Signals(signum).name)
                 break
@@ -398,6 +426,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="URL",
         help="share topics with other servers through Redis, e.g. redis://127.0.0.1:6379",
     )
+    parser.add_argument("--certfile", metavar="PEM", help="serve https:// with this certificate")
+    parser.add_argument("--keyfile", metavar="PEM", help="its private key (if not in --certfile)")
     return parser.parse_args(argv)
 
 

@@ -56,6 +56,8 @@ if TYPE_CHECKING:
     from ._exceptions import InvalidURI as InvalidURI
     from ._exceptions import ProxyError as ProxyError
     from ._exceptions import TLSError as TLSError
+    from ._h2_client import HTTP2Connection as HTTP2Connection
+    from ._h2_client import open_http2_connection as open_http2_connection
     from ._reconnect import Reconnector as Reconnector
     from ._reconnect import reconnecting as reconnecting
     from ._reconnect import should_reconnect as should_reconnect
@@ -76,6 +78,7 @@ __all__ = [
     "ConnectionClosedOK",
     "ConnectionStatistics",
     "Data",
+    "HTTP2Connection",
     "Handler",
     "HandshakeError",
     "HandshakeRejected",
@@ -98,6 +101,7 @@ __all__ = [
     "__version__",
     "broadcast",
     "connect_stream",
+    "open_http2_connection",
     "open_websocket",
     "open_websocket_stream",
     "reconnecting",
@@ -128,6 +132,8 @@ _LAZY: dict[str, str] = {
     "InvalidURI": "._exceptions",
     "ProxyError": "._exceptions",
     "TLSError": "._exceptions",
+    "HTTP2Connection": "._h2_client",
+    "open_http2_connection": "._h2_client",
     "Reconnector": "._reconnect",
     "reconnecting": "._reconnect",
     "should_reconnect": "._reconnect",

@@ -27,6 +27,13 @@ from ._exceptions import (
     TLSError,
 )
 from ._groups import reraise_single
+from ._h2_client import (
+    HTTP2Connection,
+    NoExtendedConnect,
+    alpn_context,
+    connect_over_http2,
+    connect_stream_over_http2,
+)
 from ._handshake_reader import read_handshake_events
 from ._options import (
     DEFAULT_CLOSE_TIMEOUT,
@@ -80,6 +87,7 @@ async def open_websocket(
     ping_timeout: float | None = DEFAULT_PING_TIMEOUT,
     close_timeout: float | None = DEFAULT_CLOSE_TIMEOUT,
     open_timeout: float | None = DEFAULT_OPEN_TIMEOUT,
+    http2: bool | HTTP2Connection = False,
 ) -> AsyncIterator[WebSocketConnection]:
     """Connect to a WebSocket server; close the connection when the block ends.
 
@@ -121,6 +129,12 @@ async def open_websocket(
         close_timeout: Seconds to wait for the closing handshake.
         open_timeout: Seconds for everything before the connection is open: TCP connect,
             proxy tunnel, TLS, the opening handshake, and redirects.
+        http2: ``True`` to use WebSockets over HTTP/2 (RFC 8441) when the server offers them
+            (``wss://`` only; needs ``pip install 'trio-ws[http2]'``): TLS offers ``h2`` by
+            ALPN, and if the server speaks HTTP/2 and allows extended CONNECT, the WebSocket
+            is a stream of its own HTTP/2 connection; otherwise HTTP/1.1 is used, as
+            without it. Or an :class:`~trio_ws.HTTP2Connection` from
+            :func:`~trio_ws.open_http2_connection`, to share one connection.
 
     Raises:
         InvalidURI: ``url`` (or ``proxy``) is not a valid URI.
@@ -148,6 +162,7 @@ async def open_websocket(
         ping_timeout=ping_timeout,
         close_timeout=close_timeout,
         open_timeout=open_timeout,
+        http2=http2,
     )
     try:
         async with trio.open_nursery() as nursery:
@@ -171,6 +186,7 @@ class ClientPlan:
     max_redirects: int
     unix_socket_path: str | os.PathLike[str] | None
     options: Options
+    http2: bool | HTTP2Connection = False
 
 
 def client_plan(
@@ -190,6 +206,7 @@ def client_plan(
     ping_timeout: float | None,
     close_timeout: float | None,
     open_timeout: float | None,
+    http2: bool | HTTP2Connection = False,
 ) -> ClientPlan:
     """Check the client's arguments once and gather them.
 
@@ -227,6 +244,7 @@ def client_plan(
         max_redirects=max_redirects,
         unix_socket_path=unix_socket_path,
         options=options,
+        http2=http2,
     )
 
 
@@ -237,9 +255,17 @@ async def connect_plan(nursery: trio.Nursery, plan: ClientPlan) -> WebSocketConn
     """
     url, uri, headers = plan.url, plan.uri, plan.headers
     with _open_timer(plan.options, f"{uri.host}:{uri.port}"):
+        if isinstance(plan.http2, HTTP2Connection):
+            return await _connect_shared(nursery, plan, plan.http2)
         for hop in itertools.count():
             stream = await _open_transport(plan, uri)
             try:
+                if _speaks_h2(stream):
+                    ws = await _connect_over_own_http2(nursery, plan, uri, stream, headers)
+                    if ws is not None:
+                        return ws
+                    # HTTP/2 without RFC 8441: again, over HTTP/1.1.
+                    stream = await _open_transport(plan, uri, http2=False)
                 return await connect_stream(
                     nursery,
                     stream,
@@ -278,8 +304,59 @@ async def connect_plan(nursery: trio.Nursery, plan: ClientPlan) -> WebSocketConn
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def _open_transport(plan: ClientPlan, uri: WebSocketURI) -> trio.abc.Stream:
-    """A stream to the server: over TCP, a proxy tunnel or a Unix socket; TLS for wss://."""
+async def _connect_shared(
+    nursery: trio.Nursery, plan: ClientPlan, connection: HTTP2Connection
+) -> WebSocketConnection:
+    """Open the WebSocket as a new stream of a shared HTTP/2 connection."""
+    uri = plan.uri
+    if connection.origin != (uri.secure, uri.host, uri.port):
+        raise InvalidURI(plan.url, "not the origin of the given HTTP/2 connection")
+    return await connect_over_http2(
+        nursery,
+        connection.session,
+        uri,
+        subprotocols=plan.subprotocols,
+        headers=plan.headers,
+        options=plan.options,
+    )
+
+
+def _speaks_h2(stream: trio.abc.Stream) -> bool:
+    return isinstance(stream, trio.SSLStream) and stream.selected_alpn_protocol() == "h2"
+
+
+async def _connect_over_own_http2(
+    nursery: trio.Nursery,
+    plan: ClientPlan,
+    uri: WebSocketURI,
+    stream: trio.abc.Stream,
+    headers: tuple[tuple[str, str], ...],
+) -> WebSocketConnection | None:
+    """Open the WebSocket on an HTTP/2 connection of its own (``None``: no RFC 8441 there).
+
+    The connection runs in ``nursery`` and ends when the WebSocket's stream does.
+    """
+    try:
+        return await connect_stream_over_http2(
+            nursery,
+            stream,
+            host=uri.host_header,
+            target=uri.target,
+            subprotocols=plan.subprotocols,
+            headers=headers,
+            options=plan.options,
+        )
+    except NoExtendedConnect:
+        return None
+
+
+async def _open_transport(
+    plan: ClientPlan, uri: WebSocketURI, *, http2: bool = True
+) -> trio.abc.Stream:
+    """A stream to the server: over TCP, a proxy tunnel or a Unix socket; TLS for wss://.
+
+    With ``plan.http2`` (and ``http2``), a default TLS context offers ``h2`` by ALPN.
+    """
     stream: trio.abc.Stream
     if plan.unix_socket_path is not None:
         stream = await trio.open_unix_socket(plan.unix_socket_path)
@@ -294,7 +371,12 @@ async def _open_transport(plan: ClientPlan, uri: WebSocketURI) -> trio.abc.Strea
             stream = await open_tunnel(proxy, uri.host, uri.port)
     if uri.secure:
         try:
-            context = plan.ssl_context or ssl.create_default_context()
+            if plan.ssl_context is not None:
+                context = plan.ssl_context
+            elif plan.http2 is True and http2:
+                context = alpn_context(["h2", "http/1.1"])
+            else:
+                context = ssl.create_default_context()
             stream = trio.SSLStream(
                 stream, context, server_hostname=uri.host, https_compatible=True
             )
@@ -375,6 +457,7 @@ async def open_websocket_stream(
     subprotocols: Sequence[str] = (),
     headers: HeaderList = (),
     options: Options | None = None,
+    http2: bool = False,
 ) -> AsyncIterator[WebSocketConnection]:
     """Run the client side over a stream you already have (a custom transport, a test pair).
 
@@ -388,13 +471,16 @@ async def open_websocket_stream(
         subprotocols: Subprotocols to offer.
         headers: Extra header fields.
         options: Connection settings (defaults otherwise).
+        http2: The stream speaks HTTP/2 from its first byte (after ALPN ``h2``, or cleartext
+            with prior knowledge): the WebSocket is an extended CONNECT (RFC 8441) on it.
     """
     options = options or Options()
     try:
         async with trio.open_nursery() as nursery:
             with _open_timer(options, host):
                 try:
-                    ws = await connect_stream(
+                    connect = connect_stream_over_http2 if http2 else connect_stream
+                    ws = await connect(
                         nursery,
                         stream,
                         host=host,

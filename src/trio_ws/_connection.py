@@ -35,6 +35,7 @@ import trio
 
 from ._assembly import Fragments
 from ._exceptions import ConnectionClosed
+from ._h2_channel import Channel
 from ._inbox import Inbox, Reading
 from ._keepalive import Keepalive
 from ._lifecycle import Lifecycle
@@ -199,6 +200,11 @@ class WebSocketConnection(trio.abc.AsyncResource):
         """The transport stream under the connection."""
         return self._stream
 
+    @property
+    def http_version(self) -> str:
+        """``"1.1"``, or ``"2"`` for a stream of an HTTP/2 connection (extended CONNECT)."""
+        return "2" if isinstance(self._stream, Channel) else "1.1"
+
     def statistics(self) -> ConnectionStatistics:
         """Return a snapshot of the connection's counters."""
         inbox = self._inbox
@@ -213,6 +219,7 @@ class WebSocketConnection(trio.abc.AsyncResource):
             pings_in_flight=len(self._pings),
             last_rtt=self._pings.last_rtt,
             reading_paused=inbox.reading is Reading.PAUSED,
+            http_version=self.http_version,
         )
 
     # --- Sending ------------------------------------------------------------------------------

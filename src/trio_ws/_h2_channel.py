@@ -43,6 +43,10 @@ __all__ = ["Channel", "Direction", "Host"]
 class Host(Protocol):
     """What a channel asks of the HTTP/2 session that carries it."""
 
+    @property
+    def transport(self) -> trio.abc.Stream:
+        """The HTTP/2 connection's stream."""
+
     async def send_data(self, stream_id: int, data: bytes | bytearray | memoryview) -> None:
         """Send ``data`` on the stream as DATA frames, within flow control; wait until written."""
 
@@ -110,6 +114,11 @@ class Channel(trio.abc.HalfCloseableStream):
     def __repr__(self) -> str:
         receiving, sending = self.receiving.name, self.sending.name
         return f"<Channel {self.stream_id} receiving={receiving} sending={sending}>"
+
+    @property
+    def transport_stream(self) -> trio.abc.Stream:
+        """The HTTP/2 connection's stream (so that addresses can be found under it)."""
+        return self._host.transport
 
     @property
     def buffered(self) -> int:

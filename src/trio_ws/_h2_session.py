@@ -117,7 +117,7 @@ class Session:
         self._flushed = trio.lowlevel.ParkingLot()
         self._windows = trio.lowlevel.ParkingLot()
         self._answers = trio.lowlevel.ParkingLot()
-        self.extended_connects = 0
+        self._idle_ends = False
 
     def __repr__(self) -> str:
         return f"<Session {self.phase.name} streams={len(self._channels)}>"
@@ -169,11 +169,26 @@ class Session:
         except h2.exceptions.ProtocolError:  # pragma: no cover - the connection is over
             pass
         self._queue()
-        if not self._channels:
+        self._check_drained()
+
+    def end_when_idle(self) -> None:
+        """Let the session end (see :meth:`wait_drained`) once no stream is open."""
+        self._idle_ends = True
+        self._check_drained()
+
+    def _check_drained(self) -> None:
+        if (self._idle_ends or self.phase is _GOING_AWAY) and not self._channels:
             self._drained.set()
 
+    async def wait_written(self) -> None:
+        """Wait until everything queued so far is written."""
+        await self._wait_written(self._queued)
+
     async def wait_drained(self) -> None:
-        """Wait until the session is going away and its last stream has ended."""
+        """Wait until the session may end: over, or going away with no stream left.
+
+        (Idle counts as going away after :meth:`end_when_idle`.)
+        """
         await self._drained.wait()
 
     def _end(self, why: str) -> None:
@@ -261,6 +276,7 @@ class Session:
             for stream_id in [i for i in self._channels if i > last]:
                 self._forget(stream_id, "the peer went away (GOAWAY) before this stream")
             self._answers.unpark_all()
+            self._check_drained()
         return 0
 
     def _request(self, event: h2.events.RequestReceived) -> None:
@@ -286,8 +302,7 @@ class Session:
         self._unacked.pop(stream_id, None)
         if channel is not None:
             channel.fail(why)
-        if self.phase is _GOING_AWAY and not self._channels:
-            self._drained.set()
+        self._check_drained()
 
     # --- The writer -------------------------------------------------------------------------
 
@@ -387,8 +402,7 @@ class Session:
         except h2.exceptions.ProtocolError:  # already closed by the peer (reset, or both ended)
             pass
         self._queue()
-        if self.phase is _GOING_AWAY and not self._channels:
-            self._drained.set()
+        self._check_drained()
 
     # --- Opening streams and answering them ---------------------------------------------------
 

@@ -54,6 +54,8 @@ class Options:
         max_handshake_size: Largest HTTP head of the opening handshake.
         max_handshake_headers: Most header fields in that head.
         max_fragments: Most frames an incoming message may span.
+        http2: Speak HTTP/2 where ALPN agrees on ``h2`` (RFC 8441 WebSockets); needs the
+            ``h2`` package (``pip install 'trio-ws[http2]'``).
     """
 
     max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE
@@ -66,6 +68,7 @@ class Options:
     max_handshake_size: int = DEFAULT_MAX_HANDSHAKE_SIZE
     max_handshake_headers: int = DEFAULT_MAX_HANDSHAKE_HEADERS
     max_fragments: int | None = DEFAULT_MAX_FRAGMENTS
+    http2: bool = False
 
     def __post_init__(self) -> None:
         if self.max_queue < 1:

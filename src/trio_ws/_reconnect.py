@@ -260,6 +260,7 @@ async def reconnecting(
     ping_timeout: float | None = DEFAULT_PING_TIMEOUT,
     close_timeout: float | None = DEFAULT_CLOSE_TIMEOUT,
     open_timeout: float | None = DEFAULT_OPEN_TIMEOUT,
+    http2: bool = False,
 ) -> AsyncIterator[Reconnector]:
     """Connect to a server again and again, with backoff, for as long as the block runs.
 
@@ -311,6 +312,8 @@ async def reconnecting(
         ping_timeout: Seconds to wait for a keepalive pong.
         close_timeout: Seconds to wait for the closing handshake.
         open_timeout: Seconds for each connection attempt.
+        http2: Use WebSockets over HTTP/2 where the server allows them, each connection
+            on an HTTP/2 connection of its own (a shared one would not survive the drops).
 
     Raises:
         InvalidURI: ``url`` or ``proxy`` is not valid (at once, before connecting).
@@ -332,6 +335,7 @@ async def reconnecting(
         ping_timeout=ping_timeout,
         close_timeout=close_timeout,
         open_timeout=open_timeout,
+        http2=http2,
     )
     async with reconnect_with(
         partial(connect_plan, plan=plan),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, NoReturn, final
+from typing import Any, NoReturn, Protocol, final
 from urllib.parse import parse_qs, urlsplit
 
 import trio
@@ -19,18 +19,86 @@ from .protocol import (
     AcceptConnection,
     Connection,
     ConnectionState,
+    Event,
     Headers,
     LocalProtocolError,
     RejectConnection,
     Request,
 )
 
-__all__ = ["WebSocketRequest", "accepted_connection", "run_handler"]
+__all__ = ["Exchange", "Upgrade", "WebSocketRequest", "accepted_connection", "run_handler"]
 
 logger = logging.getLogger("trio_ws")
 
 #: What a plain HTTP request gets when the handler calls accept() on it.
 UPGRADE_REQUIRED_BODY = "Upgrade Required: this is a WebSocket endpoint.\n"
+
+
+class Exchange(Protocol):
+    """How a request is answered: the seam between a request and its HTTP version.
+
+    An HTTP/1.1 upgrade (:class:`Upgrade`, here) or an HTTP/2 stream (``_h2_server``).
+    """
+
+    @property
+    def stream(self) -> trio.abc.Stream:
+        """The stream the WebSocket will run over (for addresses)."""
+
+    @property
+    def http_version(self) -> str:
+        """``"1.1"`` or ``"2"``."""
+
+    @property
+    def waiting(self) -> bool:
+        """Whether the request can still be answered (the client is still there)."""
+
+    async def accept(
+        self, answer: AcceptConnection
+    ) -> tuple[trio.abc.Stream, Connection, list[Event]]:
+        """Send the accepting answer; return the stream, the open core, and early events.
+
+        Raises:
+            ConnectionClosed: the client left before the answer could be sent.
+        """
+
+    async def answer(self, answer: RejectConnection) -> None:
+        """Send a final HTTP answer and end the exchange."""
+
+
+@final
+class Upgrade:
+    """An HTTP/1.1 request answered by the core's opening handshake."""
+
+    __slots__ = ("_protocol", "_stream")
+
+    http_version = "1.1"
+
+    def __init__(self, stream: trio.abc.Stream, protocol: Connection) -> None:
+        self._stream = stream
+        self._protocol = protocol
+
+    @property
+    def stream(self) -> trio.abc.Stream:
+        """The TCP (or TLS) stream."""
+        return self._stream
+
+    @property
+    def waiting(self) -> bool:
+        """Whether the core still waits for the answer."""
+        return self._protocol.state is ConnectionState.CONNECTING
+
+    async def accept(
+        self, answer: AcceptConnection
+    ) -> tuple[trio.abc.Stream, Connection, list[Event]]:
+        """Queue the ``101``; the connection writes it (with the frames that follow)."""
+        protocol = self._protocol
+        protocol.send(answer)
+        return self._stream, protocol, protocol.events()
+
+    async def answer(self, answer: RejectConnection) -> None:
+        """Write the answer so that it reaches a client that is still sending (_answer.py)."""
+        self._protocol.send(answer)
+        await send_final_answer(self._stream, self._protocol.data_to_send())
 
 
 @final
@@ -44,15 +112,13 @@ class WebSocketRequest:
 
     def __init__(
         self,
-        stream: trio.abc.Stream,
-        protocol: Connection,
+        exchange: Exchange,
         event: Request,
         options: Options,
         nursery: trio.Nursery,
         tracker: Tracker | None,
     ) -> None:
-        self._stream = stream
-        self._protocol = protocol
+        self._exchange = exchange
         self._event = event
         self._options = options
         self._nursery = nursery
@@ -130,7 +196,15 @@ class WebSocketRequest:
     @property
     def remote_address(self) -> Any:
         """The client's socket address, or ``None`` for a stream without a socket."""
-        return peer_address(self._stream)
+        return peer_address(self._exchange.stream)
+
+    @property
+    def http_version(self) -> str:
+        """``"1.1"``, or ``"2"`` for a request on an HTTP/2 stream.
+
+        Over HTTP/2 a WebSocket request is an extended CONNECT (RFC 8441).
+        """
+        return self._exchange.http_version
 
     @property
     def answered(self) -> bool:
@@ -164,15 +238,17 @@ class WebSocketRequest:
         await trio.lowlevel.checkpoint_if_cancelled()
         if not self.is_websocket:
             await self._refuse_plain_http()
+        if subprotocol is not None and subprotocol not in self.subprotocols:
+            raise LocalProtocolError(f"the client did not offer subprotocol {subprotocol!r}")
         self._claim()
-        protocol = self._protocol
-        protocol.send(AcceptConnection(subprotocol=subprotocol, headers=tuple(headers)))
+        answer = AcceptConnection(subprotocol=subprotocol, headers=tuple(headers))
+        stream, protocol, events = await self._exchange.accept(answer)
         connection = await start_connection(
-            self._stream,
+            stream,
             protocol,
             self._options,
             self._nursery,
-            events=protocol.events(),  # frames sent with the request
+            events=events,  # frames sent with the request
             keepalive=self._tracker.keepalive if self._tracker else None,
         )
         self._connection = connection
@@ -208,9 +284,9 @@ class WebSocketRequest:
             body = body.encode("utf-8")
             if not any(name.lower() == "content-type" for name, _ in headers):
                 headers += (("Content-Type", "text/plain; charset=utf-8"),)
-        self._protocol.send(RejectConnection(status_code=status_code, headers=headers, body=body))
-        # Written so that it reaches a client that is still sending (see _answer.py).
-        await send_final_answer(self._stream, self._protocol.data_to_send())
+        await self._exchange.answer(
+            RejectConnection(status_code=status_code, headers=headers, body=body)
+        )
 
     async def respond(
         self,
@@ -238,7 +314,7 @@ class WebSocketRequest:
     def _claim(self) -> None:
         if self._answered:
             raise LocalProtocolError("this request was already answered")
-        if self._protocol.state is not ConnectionState.CONNECTING:
+        if not self._exchange.waiting:
             raise LocalProtocolError("the client left before the request was answered")
         self._answered = True
 
@@ -249,7 +325,7 @@ class WebSocketRequest:
                 await self._connection.aclose(1000)
             else:
                 await self._connection.aclose(1011, "unexpected error")
-        elif not self._answered and self._protocol.state is ConnectionState.CONNECTING:
+        elif not self._answered and self._exchange.waiting:
             if error is not None:
                 await self.reject(500, body="Internal Server Error\n")
             elif self.is_websocket:

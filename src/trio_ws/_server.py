@@ -113,6 +113,8 @@ class Server:
         try:
             for listener in self._listeners:
                 await trio.aclose_forcefully(listener)
+            for session in list(self._tracker.sessions):
+                session.going_away()  # HTTP/2: GOAWAY, then end with the last stream
             # One deadline for closing the connections and for the handlers to finish.
             with trio.move_on_after(float("inf") if timeout is None else timeout):
                 async with trio.open_nursery() as nursery:
@@ -200,9 +202,7 @@ class Server:
 
     async def _handle(self, stream: trio.abc.Stream) -> None:
         try:
-            await serve_connection(
-                self._handler, stream, self._options, self._origins, tracker=self._tracker
-            )
+            await _serve_one(self._handler, stream, self._options, self._origins, self._tracker)
         except Exception:
             logger.exception("error while serving a connection")
         finally:
@@ -226,6 +226,7 @@ async def serve(
     ping_timeout: float | None = DEFAULT_PING_TIMEOUT,
     close_timeout: float | None = DEFAULT_CLOSE_TIMEOUT,
     open_timeout: float | None = DEFAULT_OPEN_TIMEOUT,
+    http2: bool = False,
     task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve WebSocket connections (and plain HTTP GETs) on a TCP port, until closed.
@@ -259,8 +260,17 @@ async def serve(
         ping_timeout: Seconds to wait for a keepalive pong before closing with 1011.
         close_timeout: Seconds to wait for closing handshakes (and handlers, on ``aclose``).
         open_timeout: Seconds a client has to complete the opening handshake.
+        http2: Also serve HTTP/2 (needs ``ssl_context`` and the ``h2`` package: ``pip install
+            'trio-ws[http2]'``). ALPN then offers ``h2`` and ``http/1.1`` (this sets them on
+            ``ssl_context``); on ``h2``, WebSockets arrive as extended CONNECT (RFC 8441) and
+            plain requests as HTTP/2 requests, all for the same ``handler``.
         task_status: For ``nursery.start``.
     """
+    if http2:
+        if ssl_context is None:
+            raise ValueError("http2=True needs an ssl_context: browsers speak HTTP/2 over TLS")
+        _require_h2()
+        ssl_context.set_alpn_protocols(["h2", "http/1.1"])
     listeners: list[trio.abc.Listener[Any]] = list(await trio.open_tcp_listeners(port, host=host))
     if ssl_context is not None:
         listeners = [
@@ -275,6 +285,7 @@ async def serve(
         ping_timeout=ping_timeout,
         close_timeout=close_timeout,
         open_timeout=open_timeout,
+        http2=http2,
     )
     await serve_listeners(
         handler,
@@ -306,9 +317,56 @@ async def serve_stream(
     *,
     origins: Collection[str | None] | None = None,
     options: Options | None = None,
+    http2: bool = False,
 ) -> None:
-    """Serve one connection over an already accepted stream; return when it is over."""
-    await serve_connection(handler, stream, options or Options(), origins, tracker=None)
+    """Serve one connection over an already accepted stream; return when it is over.
+
+    With ``http2=True`` the stream speaks HTTP/2 from its first byte (prior knowledge, as
+    after ALPN ``h2``; ``options.http2`` instead lets a TLS stream's ALPN decide).
+    """
+    options = options or Options()
+    if http2:
+        _require_h2()
+        from ._h2_server import serve_http2  # h2 is an optional extra
+
+        await serve_http2(handler, stream, options, origins, tracker=None)
+        await trio.aclose_forcefully(stream)
+        return
+    await _serve_one(handler, stream, options, origins, None)
+
+
+async def _serve_one(
+    handler: Handler,
+    stream: trio.abc.Stream,
+    options: Options,
+    origins: Collection[str | None] | None,
+    tracker: Tracker | None,
+) -> None:
+    """Serve one accepted stream: HTTP/2 if TLS's ALPN chose ``h2``, HTTP/1.1 otherwise."""
+    if options.http2 and isinstance(stream, trio.SSLStream):
+        timeout = options.open_timeout
+        with trio.move_on_after(float("inf") if timeout is None else timeout) as scope:
+            try:
+                await stream.do_handshake()
+            except trio.BrokenResourceError:
+                scope.cancel()  # a failed TLS handshake: nobody to answer
+        if scope.cancel_called:
+            await trio.aclose_forcefully(stream)
+            return
+        if stream.selected_alpn_protocol() == "h2":
+            from ._h2_server import serve_http2  # h2 is an optional extra
+
+            await serve_http2(handler, stream, options, origins, tracker)
+            return
+    await serve_connection(handler, stream, options, origins, tracker=tracker)
+
+
+def _require_h2() -> None:
+    """Raise a clear error when the optional ``h2`` package is missing."""
+    try:
+        import h2  # noqa: F401
+    except ImportError:
+        raise RuntimeError("HTTP/2 needs the h2 package: pip install 'trio-ws[http2]'") from None
 
 
 def _tcp_ports(listeners: Sequence[trio.abc.Listener[Any]]) -> list[int]:

@@ -16,7 +16,7 @@ import trio
 from ._answer import send_final_answer
 from ._handshake_reader import read_handshake_events
 from ._options import Options
-from ._request import WebSocketRequest, accepted_connection, run_handler
+from ._request import Upgrade, WebSocketRequest, accepted_connection, run_handler
 from ._streams import close_forcefully
 from ._tracking import Tracker
 from .protocol import Connection, ConnectionFailed, RejectConnection, Request, Role
@@ -69,7 +69,9 @@ async def serve_connection(
                         protocol.send(RejectConnection(status_code=403, body=body))
                         await send_final_answer(stream, protocol.data_to_send())
                         return
-                request = WebSocketRequest(stream, protocol, event, options, nursery, tracker)
+                request = WebSocketRequest(
+                    Upgrade(stream, protocol), event, options, nursery, tracker
+                )
                 await run_handler(handler, request)
             finally:
                 if tracker is not None:

@@ -33,6 +33,9 @@ class ConnectionStatistics:
     last_rtt: float | None
     #: Whether reading is paused because the receive queue is full (backpressure).
     reading_paused: bool = False
+    #: ``"1.1"``, or ``"2"`` for a WebSocket opened by an extended CONNECT on an HTTP/2
+    #: stream (RFC 8441).
+    http_version: str = "1.1"
 
     @property
     def compression_ratio(self) -> float | None:

@@ -7,14 +7,21 @@ each other: the server owns one :class:`Tracker` and hands it to each request, w
 
 from __future__ import annotations
 
-from typing import final
+from typing import Protocol, final
 
 import trio
 
 from ._connection import WebSocketConnection
 from ._keepalive import Keepalive
 
-__all__ = ["Tracker"]
+__all__ = ["GoingAway", "Tracker"]
+
+
+class GoingAway(Protocol):
+    """A multiplexed connection (HTTP/2) that can be told the server is shutting down."""
+
+    def going_away(self) -> None:
+        """Take no new requests; end once the open ones have."""
 
 
 @final
@@ -25,7 +32,7 @@ class Tracker:
         keepalive: The scheduler of every connection's pings, or ``None`` (no keepalive).
     """
 
-    __slots__ = ("connections", "handler_scopes", "keepalive")
+    __slots__ = ("connections", "handler_scopes", "keepalive", "sessions")
 
     def __init__(self, keepalive: Keepalive | None) -> None:
         #: The keepalive scheduler given to each accepted connection.
@@ -34,6 +41,8 @@ class Tracker:
         self.connections: set[WebSocketConnection] = set()
         #: The cancel scope of each running handler (cancelled when a shutdown runs late).
         self.handler_scopes: set[trio.CancelScope] = set()
+        #: The open HTTP/2 connections (told to go away when the server shuts down).
+        self.sessions: set[GoingAway] = set()
 
     def track(self, connection: WebSocketConnection) -> None:
         """Count ``connection`` among the open ones."""

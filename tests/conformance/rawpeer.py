@@ -440,23 +440,32 @@ async def _echo(ws: trio_ws.WebSocketConnection, ours: Ours) -> None:
         pass
 
 
-async def _run_server(stream: trio.abc.Stream, opts: trio_ws.Options, ours: Ours) -> None:
+async def _run_server(
+    stream: trio.abc.Stream, opts: trio_ws.Options, ours: Ours, http2: bool = False
+) -> None:
     async def handler(request: trio_ws.WebSocketRequest) -> None:
         try:
             ours.ws = await request.accept()
             await _echo(ours.ws, ours)
         except Exception as exc:
             ours.error = exc
+        finally:
+            if http2:  # the HTTP/2 connection outlives the stream: done with the handler
+                ours.closed.set()
 
     try:
-        await trio_ws.serve_stream(handler, stream, options=opts)
+        await trio_ws.serve_stream(handler, stream, options=opts, http2=http2)
     finally:
         ours.closed.set()
 
 
-async def _run_client(stream: trio.abc.Stream, opts: trio_ws.Options, ours: Ours) -> None:
+async def _run_client(
+    stream: trio.abc.Stream, opts: trio_ws.Options, ours: Ours, http2: bool = False
+) -> None:
     try:
-        async with trio_ws.open_websocket_stream(stream, host="example.com", options=opts) as ws:
+        async with trio_ws.open_websocket_stream(
+            stream, host="example.com", options=opts, http2=http2
+        ) as ws:
             ours.ws = ws
             await _echo(ws, ours)
     except Exception as exc:
@@ -492,17 +501,31 @@ async def connected(
     opts = opts or options()
     our_stream, raw_stream = trio.testing.memory_stream_pair()
     ours = Ours(ours_role)
-    peer = RawPeer(raw_stream, is_client=ours_role == "server")
+    http2 = TRANSPORT == "http2"
     async with trio.open_nursery() as nursery:
         runner = _run_server if ours_role == "server" else _run_client
-        nursery.start_soon(runner, our_stream, opts, ours)
+        nursery.start_soon(runner, our_stream, opts, ours, http2)
+        peer_stream: trio.abc.Stream = raw_stream
+        fields: dict[str, str] = {}  # the extended CONNECT's request or answer, over HTTP/2
+        if http2:
+            peer_stream, fields = await _extended_connect(
+                nursery, raw_stream, ours_role, offer, answer
+            )
+        peer = RawPeer(peer_stream, is_client=ours_role == "server")
         try:
             if handshake:
                 if ours_role == "server":
-                    await peer.client_handshake(extensions=offer)
+                    if http2:
+                        peer.status = 101  # the extended CONNECT's 200: the same meaning
+                        peer.response_headers = fields
+                    else:
+                        await peer.client_handshake(extensions=offer)
                     header = peer.response_headers.get("sec-websocket-extensions")
                 else:
-                    await peer.server_handshake(extensions=answer)
+                    if http2:
+                        peer.request_headers = fields
+                    else:
+                        await peer.server_handshake(extensions=answer)
                     header = answer
                 # Only a single permessage-deflate answer configures the raw peer; other
                 # answers are there to be refused by our client.
@@ -510,12 +533,73 @@ async def connected(
                     peer.use_deflate(header)
             yield peer, ours
         finally:
+            await trio.aclose_forcefully(peer_stream)
             await trio.aclose_forcefully(raw_stream)
             with trio.move_on_after(1):
                 await ours.closed.wait()
             nursery.cancel_scope.cancel()
     if ours.error is not None and not allow_error:
         raise AssertionError(f"our {ours_role} failed: {ours.error!r}") from ours.error
+
+
+#: What the cases run over: "http1" (the stream is the connection, as TCP) or "http2" (the
+#: stream is one HTTP/2 stream opened by an extended CONNECT, RFC 8441). Set per case by
+#: tests/conformance/conftest.py, which runs every case over both.
+TRANSPORT = "http1"
+
+
+async def _extended_connect(
+    nursery: trio.Nursery,
+    raw_stream: trio.abc.Stream,
+    ours_role: str,
+    offer: str | None,
+    answer: str | None,
+) -> tuple[trio.abc.Stream, dict[str, str]]:
+    """The raw peer's side of an HTTP/2 connection: one extended CONNECT stream, and the
+    header fields of our client's request or of our server's answer."""
+    # Imported here: the raw peer's HTTP/2 framing is trio-ws's own session (h2 underneath);
+    # what is under test is the WebSocket conversation on the stream, still byte by byte.
+    from trio_ws._h2_session import Session
+
+    def text(fields: list[tuple[bytes, bytes]]) -> dict[str, str]:
+        return {k.decode(): v.decode() for k, v in fields if not k.startswith(b":")}
+
+    if ours_role == "server":
+        client = Session(raw_stream, client=True)
+        await nursery.start(client.run)
+        await client.wait_settings()
+        request = [
+            (":method", "CONNECT"),
+            (":protocol", "websocket"),
+            (":scheme", "http"),
+            (":path", "/chat"),
+            (":authority", "example.com"),
+            ("sec-websocket-version", "13"),
+        ]
+        if offer is not None:
+            request.append(("sec-websocket-extensions", offer))
+        channel = await client.open_stream(request)
+        fields = await client.response(channel)
+        assert (b":status", b"200") in fields, fields
+        return channel, text(fields)
+    arrived: list[tuple[object, list[tuple[bytes, bytes]]]] = []
+    got_one = trio.Event()
+
+    def on_request(channel: object, fields: list[tuple[bytes, bytes]], ended: bool) -> None:
+        arrived.append((channel, fields))
+        got_one.set()
+
+    server = Session(raw_stream, client=False, on_request=on_request)
+    await nursery.start(server.run)
+    await got_one.wait()
+    channel, fields = arrived[0]
+    headers = dict(fields)
+    assert headers[b":method"] == b"CONNECT" and headers[b":protocol"] == b"websocket", fields
+    reply = [(":status", "200")]
+    if answer is not None:
+        reply.append(("sec-websocket-extensions", answer))
+    await server.send_headers(channel.stream_id, reply)  # type: ignore[attr-defined]
+    return channel, text(fields)  # type: ignore[return-value]
 
 
 #: Parametrize a test over the role under test (for rules that hold for both ends).

@@ -66,12 +66,10 @@ _PONG = Opcode.PONG
 _TEXT = Opcode.TEXT
 _BINARY = Opcode.BINARY
 _CONTINUATION = Opcode.CONTINUATION
-#: Frames with at least this much payload are queued as header and payload separately: a
-#: second write costs less than copying the payload from here on (bench/run.py).
+#: From this payload size, a frame's header and payload are queued apart (cheaper than a copy).
 _SPLIT_FRAME = 262144
-#: The most automatic pongs that wait in the outbox; further pings replace the last one
-#: (RFC 6455 §5.5.3). Not 1: Autobahn's cases 2.10 and 2.11 expect a pong for each of a
-#: burst of 9 pings; a flood costs at most 16 * 131 bytes.
+#: Automatic pongs that may wait in the outbox; more pings replace the last (RFC 6455 §5.5.3).
+#: Not 1: Autobahn 2.10 and 2.11 expect a pong per ping of a burst of 9. A flood: 16 * 131 B.
 _MAX_PENDING_PONGS = 16
 
 
@@ -155,10 +153,10 @@ class Connection(OpeningHandshake):
     ) -> Connection:
         """Make a connection that starts ``OPEN``: its opening handshake happened elsewhere.
 
-        For a stream set up by something else: an HTTP/2 extended CONNECT (RFC 8441, which
-        replaces the handshake and leaves framing alone, masking included), or an ASGI
-        server's upgrade. Everything after the handshake works as usual: frames, messages,
-        ping and pong, the closing handshake, permessage-deflate and every limit.
+        For a stream set up by something else: an HTTP/2 extended CONNECT (RFC 8441: framing
+        and masking unchanged) or an ASGI server's upgrade. Everything after the handshake
+        works as usual: frames, ping and pong, closing, permessage-deflate, every limit. Returns
+        an ``OPEN`` connection, whose :attr:`request` and :attr:`response` are as given.
 
         Args:
             role: Which end we are: a client masks its frames, a server requires masking.
@@ -167,14 +165,8 @@ class Connection(OpeningHandshake):
                 (server) and :func:`~trio_ws.protocol.accept_extension_answer` (client).
             limits: Size limits for incoming data.
             defer_failure: As for the constructor.
-            request: What that handshake asked, if the caller wants it kept (for example
-                an extended CONNECT's path and header fields as a
-                :class:`~trio_ws.protocol.Request`): it becomes :attr:`request`.
-            response: What that handshake answered: it becomes :attr:`response`, and its
-                subprotocol :attr:`subprotocol`.
-
-        Returns:
-            An ``OPEN`` connection; :attr:`request` and :attr:`response` are what was given.
+            request: What that handshake asked (say, an extended CONNECT's path and fields).
+            response: What it answered (its subprotocol becomes :attr:`subprotocol`).
 
         Raises:
             LocalProtocolError: an extension has not been negotiated, or two share a name.
@@ -190,8 +182,7 @@ class Connection(OpeningHandshake):
         conn._state = _OPEN
         conn._extensions = list(extensions)
         conn._messages.use_extensions(conn._extensions)
-        conn._request = request
-        conn._response = response
+        conn._request, conn._response = request, response
         return conn
 
     # --- Facts ------------------------------------------------------------------------------
