@@ -264,6 +264,12 @@ async def connect_plan(nursery: trio.Nursery, plan: ClientPlan) -> WebSocketConn
                     ws = await _connect_over_own_http2(nursery, plan, uri, stream, headers)
                     if ws is not None:
                         return ws
+                    if plan.ssl_context is not None:  # it offers h2: the server would pick it
+                        raise NoExtendedConnect(
+                            f"{uri.host}:{uri.port} speaks HTTP/2 but does not allow "
+                            "WebSockets over it; offer only http/1.1 by ALPN on ssl_context "
+                            "to use HTTP/1.1 there"
+                        )
                     # HTTP/2 without RFC 8441: again, over HTTP/1.1.
                     stream = await _open_transport(plan, uri, http2=False)
                 return await connect_stream(

@@ -61,8 +61,9 @@ async def serve_http2(
 ) -> None:
     """Serve one HTTP/2 connection until it ends; each stream runs ``handler`` in a task.
 
-    When the server shuts down (``tracker.going_away``), the session sends GOAWAY and ends
-    once its last stream has.
+    When the server shuts down (``Tracker.sessions``), or when the connection has had no
+    stream for ``open_timeout`` seconds, the session sends GOAWAY and ends once its last
+    stream has.
     """
     async with trio.open_nursery() as requests:
 
@@ -82,11 +83,30 @@ async def serve_http2(
         try:
             async with trio.open_nursery() as running:
                 running.start_soon(session.run)
+                if options.open_timeout is not None:
+                    running.start_soon(_go_away_when_idle, session, options.open_timeout)
                 await session.wait_drained()
                 running.cancel_scope.cancel()
         finally:
             if tracker is not None:
                 tracker.sessions.discard(session)
+
+
+async def _go_away_when_idle(session: Session, timeout: float) -> None:
+    """GOAWAY once the connection has had no open stream for ``timeout`` seconds.
+
+    So that a client that opens an HTTP/2 connection and never asks anything (or stops
+    asking) does not hold it forever: the same bound as ``open_timeout`` over HTTP/1.1.
+    """
+    idle_since = trio.current_time()
+    while True:
+        await trio.sleep(timeout / 4)
+        now = trio.current_time()
+        if session.streams:
+            idle_since = now
+        elif now - idle_since >= timeout:
+            session.going_away()
+            return
 
 
 async def _serve_stream(

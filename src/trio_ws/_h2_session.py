@@ -76,6 +76,7 @@ class Session:
         max_header_list_size: ``SETTINGS_MAX_HEADER_LIST_SIZE`` we advertise and enforce.
         on_request: Server side: called (by the reader, must not block) with each new
             stream's channel, its header fields, and whether the request ended already.
+        websockets: Server side: advertise ``SETTINGS_ENABLE_CONNECT_PROTOCOL = 1``.
     """
 
     def __init__(
@@ -86,6 +87,7 @@ class Session:
         max_streams: int = 100,
         max_header_list_size: int = 16384,
         on_request: Callable[[Channel, list[Header], bool], None] | None = None,
+        websockets: bool = True,
     ) -> None:
         self._transport = transport
         config = h2.config.H2Configuration(client_side=client, header_encoding=None)
@@ -95,7 +97,7 @@ class Session:
             _SETTING.MAX_HEADER_LIST_SIZE: max_header_list_size,
             _SETTING.INITIAL_WINDOW_SIZE: STREAM_WINDOW,
         }
-        if not client:
+        if not client and websockets:
             settings[_SETTING.ENABLE_CONNECT_PROTOCOL] = 1
         conn.local_settings = h2.settings.Settings(client=client, initial_values=settings)
         conn.decoder.max_header_list_size = max_header_list_size
