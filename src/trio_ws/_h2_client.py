@@ -155,7 +155,6 @@ async def open_http2_connection(
                 await nursery.start(session.run)
                 await session.wait_settings()
                 if not session.accepts_websockets:
-                    session.going_away()
                     raise InvalidHandshake(
                         f"{uri.host}:{uri.port} speaks HTTP/2 but does not allow WebSockets "
                         "over it (no SETTINGS_ENABLE_CONNECT_PROTOCOL)"
@@ -166,6 +165,7 @@ async def open_http2_connection(
                 session.going_away()
                 with trio.move_on_after(1.0):
                     await session.wait_drained()
+                await session.goodbye()
                 nursery.cancel_scope.cancel()
     except BaseExceptionGroup as group:
         reraise_single(group)
@@ -184,9 +184,7 @@ async def run_alone(session: Session, *, task_status: trio.TaskStatus[None]) -> 
         await running.start(session.run)
         task_status.started()
         await session.wait_drained()  # after end_when_idle(), called once the stream is open
-        session.going_away()
-        with trio.move_on_after(1.0):
-            await session.wait_written()
+        await session.goodbye()
         running.cancel_scope.cancel()
 
 

@@ -86,6 +86,7 @@ async def serve_http2(
                 if options.open_timeout is not None:
                     running.start_soon(_go_away_when_idle, session, options.open_timeout)
                 await session.wait_drained()
+                await session.goodbye()
                 running.cancel_scope.cancel()
         finally:
             if tracker is not None:

@@ -18,7 +18,7 @@ reopened as soon as DATA arrives, so a stream nobody reads never blocks the othe
 
 Where the session stands is one :class:`Phase`::
 
-    RUNNING ──going_away()──▶ GOING_AWAY ──(last stream done)──▶ ENDED
+    RUNNING ──going_away()──▶ GOING_AWAY ──(last stream done, GOAWAY sent)──▶ ENDED
        └──────────(the transport lost, a protocol error)──────────▶ ENDED
 """
 
@@ -175,16 +175,24 @@ class Session:
             await trio.aclose_forcefully(self._transport)
 
     def going_away(self) -> None:
-        """RUNNING → GOING_AWAY: send GOAWAY; the session ends when its last stream does."""
-        if self.phase is not _RUNNING:
+        """RUNNING → GOING_AWAY: take no new stream; end once the last one has.
+
+        The GOAWAY frame itself goes out then (:meth:`goodbye`): h2 allows no frame on any
+        stream after it, and the open streams must still close cleanly.
+        """
+        if self.phase is _RUNNING:
+            self.phase = _GOING_AWAY
+            self._check_drained()
+
+    async def goodbye(self) -> None:
+        """Send GOAWAY, and wait (a second at most) until it is written."""
+        if self.phase is _ENDED:
             return
-        self.phase = _GOING_AWAY
         try:
             self._conn.close_connection()
-        except h2.exceptions.ProtocolError:  # pragma: no cover - the connection is over
+        except h2.exceptions.ProtocolError:  # closed already
             pass
-        self._flush_now()
-        self._check_drained()
+        await self._wait_written(self._flush_now(), give_up=1.0)
 
     def end_when_idle(self) -> None:
         """Let the session end (see :meth:`wait_drained`) once no stream is open."""
@@ -398,7 +406,10 @@ class Session:
             frame = conn.max_outbound_frame_size
             while window > 0 and view:
                 size = min(window, frame, len(view))
-                conn.send_data(stream_id, bytes(view[:size]))
+                try:
+                    conn.send_data(stream_id, bytes(view[:size]))
+                except h2.exceptions.ProtocolError as exc:
+                    raise trio.BrokenResourceError(f"the stream is closed ({exc})") from None
                 view = view[size:]
                 window -= size
             if not view:

@@ -450,9 +450,11 @@ class Inbox:
                     if protocol.close_expected() and scope.deadline == _INF:
                         scope.deadline = trio.current_time() + self._options.close_wait()
                     state = self.reading
+                    if state is _FINISHED:
+                        return  # ended before this task ran: never read (receive() may be)
                     if state is _APPLICATION_STANDBY or state is _HANDING_OVER:
-                        if protocol.state is not _CLOSED:
-                            # A task in receive() reads for itself: hand over and go.
+                        if protocol.state is not _CLOSED or state is _APPLICATION_STANDBY:
+                            # A task in receive() reads (or will) for itself: hand over, go.
                             self.reading = _APPLICATION
                             self._handed_over.wake()
                             ends_connection = False

@@ -114,7 +114,7 @@ class Server:
             for listener in self._listeners:
                 await trio.aclose_forcefully(listener)
             for session in list(self._tracker.sessions):
-                session.going_away()  # HTTP/2: GOAWAY, then end with the last stream
+                session.going_away()  # HTTP/2: no new stream; GOAWAY after the last one
             # One deadline for closing the connections and for the handlers to finish.
             with trio.move_on_after(float("inf") if timeout is None else timeout):
                 async with trio.open_nursery() as nursery:

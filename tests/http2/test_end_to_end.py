@@ -139,3 +139,30 @@ async def test_a_server_without_http2_gets_http1(ca: trustme.CA) -> None:
             ) as ws:
                 assert ws.http_version == "1.1"
             await server.aclose()
+
+
+async def test_server_aclose_says_1001_on_each_stream_and_goaway_to_each_connection(
+    ca: trustme.CA,
+) -> None:
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            serve = partial(trio_ws.serve, ssl_context=server_context(ca), http2=True)
+            server = await nursery.start(serve, handler, "127.0.0.1", 0)
+            origin = f"wss://localhost:{server.port}"
+            context = client_context(ca, ["h2"])
+            async with (
+                trio_ws.open_http2_connection(origin, ssl_context=context) as idle,
+                trio_ws.open_http2_connection(origin, ssl_context=context) as busy,
+                trio_ws.open_websocket(f"{origin}/a", http2=busy) as a,
+                trio_ws.open_websocket(f"{origin}/b", http2=busy) as b,
+            ):
+                await a.send("version?")
+                assert await a.receive() == "2 /a"
+                started = trio.current_time()
+                await server.aclose()
+                assert trio.current_time() - started < 5  # not close_timeout (10 s) and more
+                for ws in (a, b):
+                    with pytest.raises(trio_ws.ConnectionClosedOK):
+                        await ws.receive()
+                    assert ws.close_code == 1001
+                assert not idle.accepts_websockets or idle.streams == 0

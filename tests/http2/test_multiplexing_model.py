@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.lowlevel
 import trio.testing
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -108,7 +109,7 @@ class Harness:
                     nursery, session, uri, subprotocols=(), headers=(), options=OPTIONS
                 )
             while accepted < PAIRS:
-                await trio.sleep(0)
+                await trio.lowlevel.checkpoint()
             await trio.testing.wait_all_tasks_blocked()
             self._ready.put(None)
             await stop.wait()
@@ -117,6 +118,8 @@ class Harness:
                 with trio.move_on_after(10):
                     await self.ws[pair, "client"].aclose()
             session.going_away()
+            await session.wait_drained()
+            await session.goodbye()  # GOAWAY: the server ends its side, then ours ends
             for _ in range(30):
                 await trio.testing.wait_all_tasks_blocked()
                 if not nursery.child_tasks:
@@ -311,3 +314,27 @@ TestMultiplexingModel.settings = settings(
 @pytest.fixture(autouse=True)
 def _no_trio_mode() -> None:
     """These tests are synchronous: trio runs in the harness's own thread."""
+
+
+def test_a_reader_started_by_a_cancelled_aclose_never_reads_beside_receive() -> None:
+    """The model's first find: aclose() cancelled at once, then receive() on the same pair.
+
+    The connection finished while its reader task was being started; the reader did not see
+    that (it took FINISHED for "read now") and called receive_some() beside the task already
+    reading in receive(): "internal error in the reader task" (BusyResourceError). The same
+    can happen over TCP, where a memory stream raises the same error.
+    """
+    state = MultiplexingModel()
+    try:
+        state.program(
+            ops=[
+                (0, "client", "send", 0, None),
+                (1, "client", "receive", 1, None),
+                (1, "client", "close", 0, 0),
+            ],
+            seed=0,
+        )
+        state.no_internal_error()
+        state.streams_are_isolated()
+    finally:
+        state.teardown()
