@@ -21,11 +21,7 @@ task is blocked, the invariants must hold:
 
 from __future__ import annotations
 
-import logging
-import queue
-import threading
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import pytest
 import trio
@@ -36,12 +32,13 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 import trio_ws
-from trio_ws import ConnectionClosed, Options, WebSocketConnection, WebSocketRequest
+from trio_ws import Options, WebSocketConnection, WebSocketRequest
 from trio_ws._h2_client import connect_over_http2
 from trio_ws._h2_session import Phase, Session
 from trio_ws._url import parse_uri
 
-from ..trio.test_connection_model import ChunkedStream, ErrorRecorder
+from ..trio.test_connection_model import ChunkedStream, _in_scope
+from ..trio.test_connection_model import Harness as ConnectionHarness
 
 PAIRS = 3
 SIDES = ("client", "server")
@@ -49,36 +46,16 @@ KINDS = ("send", "send", "send", "receive", "receive", "receive", "close")
 OPTIONS = Options(ping_interval=None, close_timeout=5.0, open_timeout=None, compression=None)
 
 
-class Harness:
-    """A trio run in a thread with a mock clock: one HTTP/2 connection, three pairs on it."""
+class Harness(ConnectionHarness):
+    """The connection model's harness (a trio run in a thread, a mock clock), running one
+    HTTP/2 connection with three pairs on it instead of one pair."""
 
-    def __init__(self, seed: int) -> None:
-        self.seed = seed
-        self.errors = ErrorRecorder()
-        logging.getLogger("trio_ws").addHandler(self.errors)
-        self.clock = trio.testing.MockClock()
-        self.ws: dict[tuple[int, str], WebSocketConnection] = {}
-        self.streams: dict[str, ChunkedStream] = {}
-        self.session: Session | None = None
-        self._ready: queue.Queue[BaseException | None] = queue.Queue()
-        self._token: trio.lowlevel.TrioToken | None = None
-        self._stop: trio.Event | None = None
-        self._nursery: trio.Nursery | None = None
-        self.left: int | None = None
-        self.thread = threading.Thread(target=self._main, daemon=True)
-        self.thread.start()
-        error = self._ready.get(timeout=30)
-        if error is not None:
-            raise error
-
-    def _main(self) -> None:
-        try:
-            trio.run(self._run, clock=self.clock)
-        except BaseException as exc:
-            self._ready.put(exc)
+    ws: dict[tuple[int, str], WebSocketConnection]  # type: ignore[assignment]
+    session: Session | None = None
 
     async def _run(self) -> None:
-        trio._core._run._r.seed(self.seed)
+        trio._core._run._r.seed(self.seed)  # the run loop's batch order: reproducible
+        self.ws = {}
         self._token = trio.lowlevel.current_trio_token()
         self._stop = stop = trio.Event()
         client_raw, server_raw = trio.testing.memory_stream_pair()
@@ -127,20 +104,6 @@ class Harness:
                 self.clock.jump(1.0)
             self.left = len(nursery.child_tasks)
             nursery.cancel_scope.cancel()
-
-    def call(self, fn: Callable[[], Awaitable[Any]]) -> Any:
-        return trio.from_thread.run(fn, trio_token=self._token)
-
-    def start_soon(self, fn: Callable[[], Awaitable[Any]]) -> None:
-        assert self._nursery is not None
-        self._nursery.start_soon(fn)
-
-    def finish(self) -> None:
-        assert self._stop is not None
-        trio.from_thread.run_sync(self._stop.set, trio_token=self._token)
-        self.thread.join(timeout=60)
-        logging.getLogger("trio_ws").removeHandler(self.errors)
-        assert not self.thread.is_alive(), "the tasks did not end"
 
 
 def op_strategy() -> st.SearchStrategy[tuple[int, str, str, int, int | None]]:
@@ -287,19 +250,6 @@ class MultiplexingModel(RuleBasedStateMachine):
         if self.h is not None:
             self.h.finish()
             assert self.h.left == 0, f"{self.h.left} tasks left behind"
-
-
-def _in_scope(
-    scope: trio.CancelScope, fn: Callable[[], Awaitable[Any]]
-) -> Callable[[], Awaitable[None]]:
-    async def run() -> None:
-        with scope:
-            try:
-                await fn()
-            except (ConnectionClosed, trio.BusyResourceError):
-                pass
-
-    return run
 
 
 TestMultiplexingModel = MultiplexingModel.TestCase
