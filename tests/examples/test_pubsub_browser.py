@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,6 +55,33 @@ def pubsub_url():
                 pipe.close()
 
 
+def two_tabs_publish(tabs: list[Any], url: str, message: str) -> list[Any]:
+    """Open the page in each tab, subscribe each to "news", publish ``message`` from the
+    first; wait until every tab shows it. Returns the tabs (publisher, subscriber)."""
+    for tab in tabs:
+        tab.goto(url + "/")
+        tab.wait_for_function(
+            "document.getElementById('status').textContent.includes('connected')"
+            " && !document.getElementById('status').textContent.includes('dis')",
+            timeout=10_000,
+        )
+        tab.fill("#topic", "news")
+        tab.click("#subscribe")
+        tab.wait_for_function(
+            "document.getElementById('subscriptions').textContent.includes('news')",
+            timeout=10_000,
+        )
+    tabs[0].fill("#message", message)
+    tabs[0].click("#publish")
+    for tab in tabs:  # the publisher is subscribed too
+        tab.wait_for_function(
+            "[...document.querySelectorAll('#log li')]"
+            f".some(li => li.textContent.includes({message!r}))",
+            timeout=10_000,
+        )
+    return tabs
+
+
 def test_two_tabs_publish_and_receive(pubsub_url: str, tmp_path: Path) -> None:
     if not CHROMIUM.exists():
         pytest.skip("Debian chromium is not installed (/usr/bin/chromium)")
@@ -63,28 +91,7 @@ def test_two_tabs_publish_and_receive(pubsub_url: str, tmp_path: Path) -> None:
         try:
             context = browser.new_context(viewport={"width": 900, "height": 700})
             tabs = [context.new_page(), context.new_page()]
-            for tab in tabs:
-                tab.goto(pubsub_url + "/")
-                tab.wait_for_function(
-                    "document.getElementById('status').textContent.includes('connected')"
-                    " && !document.getElementById('status').textContent.includes('dis')",
-                    timeout=10_000,
-                )
-                tab.fill("#topic", "news")
-                tab.click("#subscribe")
-                tab.wait_for_function(
-                    "document.getElementById('subscriptions').textContent.includes('news')",
-                    timeout=10_000,
-                )
-            publisher, subscriber = tabs
-            publisher.fill("#message", "hello from tab one")
-            publisher.click("#publish")
-            for tab in tabs:  # the publisher is subscribed too
-                tab.wait_for_function(
-                    "[...document.querySelectorAll('#log li')]"
-                    ".some(li => li.textContent.includes('hello from tab one'))",
-                    timeout=10_000,
-                )
+            publisher, subscriber = two_tabs_publish(tabs, pubsub_url, "hello from tab one")
             items = subscriber.locator("#log li").all_text_contents()
             assert any("hello from tab one" in item for item in items)
             ARTIFACTS.mkdir(exist_ok=True)

@@ -22,7 +22,7 @@ import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from .test_pubsub_browser import ARGS, ARTIFACTS, CHROMIUM, ROOT
+from .test_pubsub_browser import ARGS, ARTIFACTS, CHROMIUM, ROOT, two_tabs_publish
 
 pytestmark = pytest.mark.network
 
@@ -72,32 +72,10 @@ def test_the_page_and_its_websocket_share_one_http2_connection(
         try:
             context = browser.new_context(viewport={"width": 900, "height": 700})
             tabs = [context.new_page(), context.new_page()]
+            publisher, subscriber = two_tabs_publish(tabs, url, "hello over HTTP/2")
             for tab in tabs:
-                tab.goto(url + "/")
-                assert (
-                    tab.evaluate("performance.getEntriesByType('navigation')[0].nextHopProtocol")
-                    == "h2"
-                )
-                tab.wait_for_function(
-                    "document.getElementById('status').textContent.includes('connected')"
-                    " && !document.getElementById('status').textContent.includes('dis')",
-                    timeout=10_000,
-                )
-                tab.fill("#topic", "news")
-                tab.click("#subscribe")
-                tab.wait_for_function(
-                    "document.getElementById('subscriptions').textContent.includes('news')",
-                    timeout=10_000,
-                )
-            publisher, subscriber = tabs
-            publisher.fill("#message", "hello over HTTP/2")
-            publisher.click("#publish")
-            for tab in tabs:  # the publisher is subscribed too
-                tab.wait_for_function(
-                    "[...document.querySelectorAll('#log li')]"
-                    ".some(li => li.textContent.includes('hello over HTTP/2'))",
-                    timeout=10_000,
-                )
+                protocol = "performance.getEntriesByType('navigation')[0].nextHopProtocol"
+                assert tab.evaluate(protocol) == "h2"
             stats = publisher.evaluate("fetch('/stats').then((r) => r.json())")
             print("stats seen from Chromium:", stats)
             assert stats["websockets_over_http2"] == 2, stats
