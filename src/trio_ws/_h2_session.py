@@ -203,10 +203,6 @@ class Session:
         if (self._idle_ends or self.phase is _GOING_AWAY) and not self._channels:
             self._drained.set()
 
-    async def wait_written(self) -> None:
-        """Wait until everything queued so far is written."""
-        await self._wait_written(self._queued)
-
     async def wait_drained(self) -> None:
         """Wait until the session may end: over, or going away with no stream left.
 
