@@ -30,6 +30,7 @@ import trio
 from ._connection import WebSocketConnection, start_connection
 from ._exceptions import HandshakeRejected, InvalidHandshake
 from ._groups import reraise_single
+from ._h2_fields import outgoing_fields, split_header_block
 from ._options import DEFAULT_OPEN_TIMEOUT, Options
 from ._url import WebSocketURI, parse_uri
 from .protocol import (
@@ -52,13 +53,11 @@ __all__ = [
     "connect_stream_over_http2",
     "open_http2_connection",
     "run_alone",
+    "session_class",
 ]
 
 #: The most response body kept from a refused extended CONNECT (for HandshakeRejected).
 MAX_REFUSAL_BODY = 65536
-_CONNECTION_SPECIFIC = frozenset(
-    {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host"}
-)
 
 
 class NoExtendedConnect(InvalidHandshake):
@@ -132,8 +131,7 @@ async def open_http2_connection(
             WebSockets over it (``SETTINGS_ENABLE_CONNECT_PROTOCOL``).
         OSError: the TCP connection failed.
     """
-    from ._h2_session import Session  # h2 is an optional extra
-
+    Session = session_class()
     uri = parse_uri(url)
     try:
         async with trio.open_nursery() as nursery:
@@ -171,6 +169,15 @@ async def open_http2_connection(
         reraise_single(group)
 
 
+def session_class() -> type[Session]:
+    """The HTTP/2 session class, or a clear error when the optional ``h2`` is missing."""
+    try:
+        from ._h2_session import Session  # h2 is an optional extra
+    except ImportError:
+        raise RuntimeError("HTTP/2 needs the h2 package: pip install 'trio-ws[http2]'") from None
+    return Session
+
+
 def alpn_context(protocols: list[str]) -> ssl.SSLContext:
     """A default client TLS context that offers ``protocols`` by ALPN."""
     context = ssl.create_default_context()
@@ -183,7 +190,7 @@ async def run_alone(session: Session, *, task_status: trio.TaskStatus[None]) -> 
     async with trio.open_nursery() as running:
         await running.start(session.run)
         task_status.started()
-        await session.wait_drained()  # after end_when_idle(), called once the stream is open
+        await session.wait_drained()  # going away once the stream is open: then it ends
         await session.goodbye()
         running.cancel_scope.cancel()
 
@@ -205,8 +212,7 @@ async def connect_stream_over_http2(
     Raises:
         InvalidHandshake: the server does not allow extended CONNECT, or refused it.
     """
-    from ._h2_session import Session  # h2 is an optional extra
-
+    Session = session_class()
     options = options or Options()
     scheme = "wss" if isinstance(stream, trio.SSLStream) else "ws"
     uri = parse_uri(f"{scheme}://{host}{target}")
@@ -223,7 +229,7 @@ async def connect_stream_over_http2(
             nursery, session, uri, subprotocols=subprotocols, headers=headers, options=options
         )
     finally:
-        session.end_when_idle()
+        session.going_away()  # no other stream: end with this one
 
 
 async def connect_over_http2(
@@ -261,11 +267,7 @@ async def connect_over_http2(
     offer = offer_extensions(extensions)
     if offer is not None:
         fields.append(("sec-websocket-extensions", offer))
-    fields += [
-        (name.lower(), value)
-        for name, value in headers
-        if name.lower() not in _CONNECTION_SPECIFIC
-    ]
+    fields += outgoing_fields(headers)
     try:
         channel = await session.open_stream(fields)
     except (trio.BrokenResourceError, trio.BusyResourceError) as exc:
@@ -275,14 +277,8 @@ async def connect_over_http2(
             answer = await session.response(channel)
         except trio.BrokenResourceError as exc:
             raise InvalidHandshake(f"the server ended the extended CONNECT: {exc}") from None
-        status = ""
-        response: list[tuple[str, str]] = []
-        for raw_name, raw_value in answer:
-            name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
-            if name == ":status":
-                status = value
-            elif not name.startswith(":"):
-                response.append((name, value))
+        pseudo, response = split_header_block(answer)
+        status = pseudo.get(":status", "")
         if status != "200":
             body = await _read_body(channel)
             raise HandshakeRejected(int(status) if status.isdigit() else 0, tuple(response), body)

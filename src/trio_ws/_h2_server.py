@@ -19,16 +19,23 @@ handler cannot tell the difference except through :attr:`WebSocketRequest.http_v
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from typing import final
 
 import trio
 
 from ._exceptions import ConnectionClosedError
 from ._h2_channel import Channel, Direction
-from ._h2_session import Header, Session
+from ._h2_fields import Header, outgoing_fields, split_header_block
+from ._h2_session import Session
 from ._options import Options
-from ._request import WebSocketRequest, accepted_connection, run_handler
+from ._request import (
+    ORIGIN_NOT_ALLOWED,
+    WebSocketRequest,
+    accepted_connection,
+    origin_allowed,
+    run_handler,
+)
 from ._serving import Handler
 from ._tracking import Tracker
 from .protocol import (
@@ -45,11 +52,6 @@ from .protocol import (
 from .protocol.extensions import Extension
 
 __all__ = ["Stream", "serve_http2"]
-
-#: Header fields HTTP/2 forbids (RFC 9113 §8.2.2); dropped from the handler's answers.
-_CONNECTION_SPECIFIC = frozenset(
-    {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"}
-)
 
 
 async def serve_http2(
@@ -127,13 +129,8 @@ async def _serve_stream(
             try:
                 stream = Stream(session, channel, options)
                 refusal = stream.read_request(headers)
-                if (
-                    refusal is None
-                    and origins is not None
-                    and stream.request.is_websocket
-                    and stream.request_header("origin") not in origins
-                ):
-                    refusal = _refusal(403, "Forbidden: origin not allowed")
+                if refusal is None and not origin_allowed(stream.request, origins):
+                    refusal = _refusal(403, ORIGIN_NOT_ALLOWED)
                 if refusal is not None:
                     await stream.answer(refusal)
                     return
@@ -179,20 +176,9 @@ class Stream:
         assert self._request is not None
         return self._request
 
-    def request_header(self, name: str) -> str | None:
-        """The first value of a request header field."""
-        return next((v for k, v in self.request.headers if k == name), None)
-
     def read_request(self, headers: list[Header]) -> RejectConnection | None:
         """Read a request header block; return the answer that refuses it, if it must be."""
-        pseudo: dict[str, str] = {}
-        fields: list[tuple[str, str]] = []
-        for raw_name, raw_value in headers:
-            name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
-            if name.startswith(":"):
-                pseudo[name] = value
-            else:
-                fields.append((name, value))
+        pseudo, fields = split_header_block(headers)
         self._method = method = pseudo.get(":method", "")
         protocol = pseudo.get(":protocol")
         is_websocket = method == "CONNECT" and protocol == "websocket"
@@ -250,7 +236,7 @@ class Stream:
             headers.append(("sec-websocket-protocol", answer.subprotocol))
         if self._answer is not None:
             headers.append(("sec-websocket-extensions", self._answer))
-        headers += _fields(answer.headers)
+        headers += outgoing_fields(answer.headers)
         try:
             await self._session.send_headers(self._channel.stream_id, headers)
         except trio.BrokenResourceError:
@@ -276,7 +262,7 @@ class Stream:
         """Send a final answer and end the stream (the channel closes after the handler)."""
         body = b"" if self._method == "HEAD" else answer.body
         headers = [(":status", str(answer.status_code)), ("content-length", str(len(body)))]
-        headers += [(k, v) for k, v in _fields(answer.headers) if k != "content-length"]
+        headers += [(k, v) for k, v in outgoing_fields(answer.headers) if k != "content-length"]
         channel = self._channel
         try:
             await self._session.send_headers(channel.stream_id, headers, end_stream=not body)
@@ -291,13 +277,3 @@ def _refusal(status: int, message: str, *headers: tuple[str, str]) -> RejectConn
     body = (message + "\n").encode("utf-8")
     headers += (("content-type", "text/plain; charset=utf-8"),)
     return RejectConnection(status_code=status, headers=headers, body=body)
-
-
-def _fields(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The handler's header fields as HTTP/2 wants them: lower-case, no hop-by-hop fields."""
-    fields = []
-    for name, value in headers:
-        lowered = name.lower()
-        if lowered not in _CONNECTION_SPECIFIC:
-            fields.append((lowered, value))
-    return fields

@@ -37,12 +37,11 @@ import h2.settings
 import trio
 
 from ._h2_channel import Channel
+from ._h2_fields import Header
 from ._options import RECEIVE_SIZE
 
 __all__ = ["Header", "Phase", "Session"]
 
-#: A header field as h2 gives it (names lower-case).
-Header = tuple[bytes, bytes]
 
 #: The stream flow-control window we advertise: what may wait unread in each channel. Larger
 #: than HTTP/2's default (65,535), so that a 64 KiB message does not wait for a window update.
@@ -131,7 +130,6 @@ class Session:
         self._flushed = trio.lowlevel.ParkingLot()
         self._windows = trio.lowlevel.ParkingLot()
         self._answers = trio.lowlevel.ParkingLot()
-        self._idle_ends = False
 
     def __repr__(self) -> str:
         return f"<Session {self.phase.name} streams={len(self._channels)}>"
@@ -194,20 +192,12 @@ class Session:
             pass
         await self._wait_written(self._flush_now(), give_up=1.0)
 
-    def end_when_idle(self) -> None:
-        """Let the session end (see :meth:`wait_drained`) once no stream is open."""
-        self._idle_ends = True
-        self._check_drained()
-
     def _check_drained(self) -> None:
-        if (self._idle_ends or self.phase is _GOING_AWAY) and not self._channels:
+        if self.phase is _GOING_AWAY and not self._channels:
             self._drained.set()
 
     async def wait_drained(self) -> None:
-        """Wait until the session may end: over, or going away with no stream left.
-
-        (Idle counts as going away after :meth:`end_when_idle`.)
-        """
+        """Wait until the session may end: over, or going away with no stream left."""
         await self._drained.wait()
 
     def _end(self, why: str) -> None:
@@ -403,7 +393,7 @@ class Session:
             while window > 0 and view:
                 size = min(window, frame, len(view))
                 try:
-                    conn.send_data(stream_id, bytes(view[:size]))
+                    conn.send_data(stream_id, view[:size])  # h2 copies it into the frame
                 except h2.exceptions.ProtocolError as exc:
                     raise trio.BrokenResourceError(f"the stream is closed ({exc})") from None
                 view = view[size:]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any, NoReturn, Protocol, final
 from urllib.parse import parse_qs, urlsplit
 
@@ -26,9 +26,20 @@ from .protocol import (
     Request,
 )
 
-__all__ = ["Exchange", "Upgrade", "WebSocketRequest", "accepted_connection", "run_handler"]
+__all__ = [
+    "ORIGIN_NOT_ALLOWED",
+    "Exchange",
+    "Upgrade",
+    "WebSocketRequest",
+    "accepted_connection",
+    "origin_allowed",
+    "run_handler",
+]
 
 logger = logging.getLogger("trio_ws")
+
+#: The body of the 403 a WebSocket request from an origin not allowed gets (plus a newline).
+ORIGIN_NOT_ALLOWED = "Forbidden: origin not allowed"
 
 #: What a plain HTTP request gets when the handler calls accept() on it.
 UPGRADE_REQUIRED_BODY = "Upgrade Required: this is a WebSocket endpoint.\n"
@@ -356,3 +367,14 @@ async def run_handler(
 def accepted_connection(request: WebSocketRequest) -> WebSocketConnection | None:
     """The connection ``request`` was accepted into, if it was."""
     return request._connection
+
+
+def origin_allowed(event: Request, origins: Collection[str | None] | None) -> bool:
+    """Whether the server's Origin policy lets ``event`` through (``origins=None``: any).
+
+    Plain HTTP requests are not checked; a WebSocket request without Origin passes only if
+    ``None`` is among ``origins``.
+    """
+    if origins is None or not event.is_websocket:
+        return True
+    return next((v for k, v in event.headers if k == "origin"), None) in origins

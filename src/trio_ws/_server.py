@@ -11,6 +11,7 @@ from typing import Any, final
 import trio
 
 from ._connection import WebSocketConnection
+from ._h2_client import session_class
 from ._keepalive import Keepalive
 from ._options import (
     DEFAULT_CLOSE_TIMEOUT,
@@ -269,7 +270,7 @@ async def serve(
     if http2:
         if ssl_context is None:
             raise ValueError("http2=True needs an ssl_context: browsers speak HTTP/2 over TLS")
-        _require_h2()
+        session_class()  # a clear error now if h2 is missing
         ssl_context.set_alpn_protocols(["h2", "http/1.1"])
     listeners: list[trio.abc.Listener[Any]] = list(await trio.open_tcp_listeners(port, host=host))
     if ssl_context is not None:
@@ -326,7 +327,7 @@ async def serve_stream(
     """
     options = options or Options()
     if http2:
-        _require_h2()
+        session_class()  # a clear error now if h2 is missing
         from ._h2_server import serve_http2  # h2 is an optional extra
 
         await serve_http2(handler, stream, options, origins, tracker=None)
@@ -359,14 +360,6 @@ async def _serve_one(
             await serve_http2(handler, stream, options, origins, tracker)
             return
     await serve_connection(handler, stream, options, origins, tracker=tracker)
-
-
-def _require_h2() -> None:
-    """Raise a clear error when the optional ``h2`` package is missing."""
-    try:
-        import h2  # noqa: F401
-    except ImportError:
-        raise RuntimeError("HTTP/2 needs the h2 package: pip install 'trio-ws[http2]'") from None
 
 
 def _tcp_ports(listeners: Sequence[trio.abc.Listener[Any]]) -> list[int]:

@@ -16,7 +16,14 @@ import trio
 from ._answer import send_final_answer
 from ._handshake_reader import read_handshake_events
 from ._options import Options
-from ._request import Upgrade, WebSocketRequest, accepted_connection, run_handler
+from ._request import (
+    ORIGIN_NOT_ALLOWED,
+    Upgrade,
+    WebSocketRequest,
+    accepted_connection,
+    origin_allowed,
+    run_handler,
+)
 from ._streams import close_forcefully
 from ._tracking import Tracker
 from .protocol import Connection, ConnectionFailed, RejectConnection, Request, Role
@@ -62,13 +69,11 @@ async def serve_connection(
                     event = await _read_request(stream, protocol)
                 if event is None:
                     return  # bad request (already answered), client gone, or too slow
-                if origins is not None and event.is_websocket:
-                    origin = next((v for k, v in event.headers if k == "origin"), None)
-                    if origin not in origins:
-                        body = b"Forbidden: origin not allowed\n"
-                        protocol.send(RejectConnection(status_code=403, body=body))
-                        await send_final_answer(stream, protocol.data_to_send())
-                        return
+                if not origin_allowed(event, origins):
+                    body = f"{ORIGIN_NOT_ALLOWED}\n".encode()
+                    protocol.send(RejectConnection(status_code=403, body=body))
+                    await send_final_answer(stream, protocol.data_to_send())
+                    return
                 request = WebSocketRequest(
                     Upgrade(stream, protocol), event, options, nursery, tracker
                 )
